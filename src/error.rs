@@ -9,7 +9,8 @@ use std::fmt;
 pub const ECHO_LIMIT: usize = 64;
 
 const INVALID_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
-const API_REFERENCE: &str = "Please check the API reference: https://platform.openai.com/docs/api-reference.";
+const API_REFERENCE: &str =
+    "Please check the API reference: https://platform.openai.com/docs/api-reference.";
 const MISSING_KEY: &str = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
 
 /// The JSON type of a value, as named in `Invalid type` messages.
@@ -201,7 +202,9 @@ pub struct RequestError {
 
 impl From<ErrorKind> for RequestError {
     fn from(kind: ErrorKind) -> Self {
-        RequestError { kind: Box::new(kind) }
+        RequestError {
+            kind: Box::new(kind),
+        }
     }
 }
 
@@ -247,7 +250,9 @@ impl RequestError {
             ModelNotFound { model } => {
                 format!("The model `{model}` does not exist or you do not have access to it.")
             }
-            DimensionsNotSupported => "This model does not support specifying dimensions.".to_owned(),
+            DimensionsNotSupported => {
+                "This model does not support specifying dimensions.".to_owned()
+            }
             DimensionsAboveMax { value, max } => format!(
                 "Invalid 'dimensions': integer above maximum value. Expected a value <= {max}, but got {value} instead."
             ),
@@ -258,7 +263,9 @@ impl RequestError {
                 format!("Requested {tokens} tokens, max {limit} tokens per request")
             }
             MissingApiKey => MISSING_KEY.to_owned(),
-            InvalidApiKey { masked: Some(masked) } => {
+            InvalidApiKey {
+                masked: Some(masked),
+            } => {
                 format!("Incorrect API key provided: {masked}.")
             }
             InvalidApiKey { masked: None } => "Incorrect API key provided.".to_owned(),

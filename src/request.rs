@@ -1,6 +1,10 @@
 //! Request types and the body parser.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::error::{ErrorKind, InputShape, JsonKind, echo};
+use crate::tokenizer::cl100k;
 
 /// How the response carries each vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,4 +46,648 @@ pub enum InputForm {
     TokenArray,
     /// `[[1, 2], [3]]`
     TokenArrays,
+}
+
+/// A member value as the parser saw it: strings decoded, everything else as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    Str(Cow<'a, str>),
+    Null,
+    /// Any other value, with its kind and its text as written in the body.
+    Other(JsonKind, &'a str),
+}
+
+/// What `input` turned out to be.
+#[derive(Debug)]
+pub(crate) enum InputValue<'a> {
+    Null,
+    Valid(InputForm, Vec<Input<'a>>),
+    Invalid(InputShape),
+}
+
+/// The request's members, parsed but not yet judged against the rules.
+#[derive(Debug, Default)]
+pub(crate) struct RawRequest<'a> {
+    pub model: Option<Value<'a>>,
+    pub input: Option<InputValue<'a>>,
+    pub encoding_format: Option<Value<'a>>,
+    pub dimensions: Option<Value<'a>>,
+    pub user: Option<Value<'a>>,
+    /// Members the policy lets through, with their values as written.
+    pub extra: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+/// Parser settings taken from the policy.
+pub(crate) struct ParseLimits<'p> {
+    pub max_depth: usize,
+    pub max_inputs: usize,
+    /// Token ids stored per input stop here: one more than the per-input limit is
+    /// enough to know the input is too long, and keeps memory bounded by the limit.
+    pub max_input_tokens: usize,
+    pub allowed_members: &'p [String],
+}
+
+/// Parses a request body. Errors 2 to 5 of the contract are decided here, after the
+/// whole body has been read: a syntax error anywhere beats everything else.
+pub(crate) fn parse<'a>(
+    body: &'a [u8],
+    limits: &ParseLimits<'_>,
+) -> Result<RawRequest<'a>, ErrorKind> {
+    let mut p = Parser {
+        bytes: body,
+        pos: 0,
+        depth: 0,
+        max_depth: limits.max_depth,
+    };
+    let invalid_json = |offset| ErrorKind::InvalidJson { offset };
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        p.skip_value().map_err(invalid_json)?;
+        p.expect_end().map_err(invalid_json)?;
+        return Err(ErrorKind::NotAnObject);
+    }
+    let mut request = RawRequest::default();
+    let mut duplicate: Option<Cow<'a, str>> = None;
+    let mut unknown: Option<Cow<'a, str>> = None;
+    let mut unknown_seen: HashSet<Cow<'a, str>> = HashSet::new();
+    p.parse_object_members(|p, key| {
+        let slot_taken = match &*key {
+            "model" => replace(&mut request.model, p.value()?),
+            "input" => request.input.replace(p.input(limits)?).is_some(),
+            "encoding_format" => replace(&mut request.encoding_format, p.value()?),
+            "dimensions" => replace(&mut request.dimensions, p.value()?),
+            "user" => replace(&mut request.user, p.value()?),
+            name => {
+                let start = p.pos;
+                p.skip_value()?;
+                if limits.allowed_members.iter().any(|m| m == name) {
+                    let raw = p.text(start, p.pos);
+                    request.extra.push((key.clone(), raw));
+                } else if unknown.is_none() {
+                    unknown = Some(key.clone());
+                }
+                !unknown_seen.insert(key.clone())
+            }
+        };
+        if slot_taken && duplicate.is_none() {
+            duplicate = Some(key);
+        }
+        Ok(())
+    })
+    .map_err(invalid_json)?;
+    p.expect_end().map_err(invalid_json)?;
+    if let Some(name) = duplicate {
+        return Err(ErrorKind::DuplicateMember { name: echo(&name) });
+    }
+    if let Some(name) = unknown {
+        return Err(ErrorKind::UnknownMember { name: echo(&name) });
+    }
+    Ok(request)
+}
+
+/// Stores `value` in `slot`; says whether the slot was already filled.
+fn replace<T>(slot: &mut Option<T>, value: T) -> bool {
+    slot.replace(value).is_some()
+}
+
+/// Byte offset of a syntax error.
+type Syntax = usize;
+
+/// An iterative JSON reader over the body: no recursion, so nesting depth costs heap
+/// (bounded by the depth limit), never stack.
+struct Parser<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Result<(), Syntax> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.pos)
+        }
+    }
+
+    fn expect_end(&mut self) -> Result<(), Syntax> {
+        self.skip_ws();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(self.pos)
+        }
+    }
+
+    /// The body text between two offsets that the parser has already validated.
+    fn text(&self, start: usize, end: usize) -> &'a str {
+        // Validated JSON is UTF-8, and both offsets sit between tokens.
+        std::str::from_utf8(&self.bytes[start..end]).unwrap_or_default()
+    }
+
+    fn enter(&mut self) -> Result<(), Syntax> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            Err(self.pos)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads `{ "key": value, ... }`, handing each key to `member`, which must consume
+    /// the value. The parser sits on the opening brace.
+    fn parse_object_members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Syntax>,
+    ) -> Result<(), Syntax> {
+        self.eat(b'{')?;
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            let key = self.string()?;
+            self.skip_ws();
+            self.eat(b':')?;
+            self.skip_ws();
+            member(self, key)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.pos),
+            }
+        }
+    }
+
+    /// Reads any value: strings decoded, the rest kept as written.
+    fn value(&mut self) -> Result<Value<'a>, Syntax> {
+        let start = self.pos;
+        let kind = match self.peek() {
+            Some(b'"') => return Ok(Value::Str(self.string()?)),
+            Some(b'n') => {
+                self.literal(b"null")?;
+                return Ok(Value::Null);
+            }
+            Some(b't' | b'f') => JsonKind::Boolean,
+            Some(b'[') => JsonKind::Array,
+            Some(b'{') => JsonKind::Object,
+            _ => {
+                let number = self.number()?;
+                if number.is_integer {
+                    JsonKind::Integer
+                } else {
+                    JsonKind::Decimal
+                }
+            }
+        };
+        if !matches!(kind, JsonKind::Integer | JsonKind::Decimal) {
+            self.skip_value()?;
+        }
+        Ok(Value::Other(kind, self.text(start, self.pos)))
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Syntax> {
+        if self.bytes[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.pos)
+        }
+    }
+
+    /// Validates one value of any shape without keeping it. Containers are tracked on a
+    /// small explicit stack (`true` = object), never by recursion.
+    fn skip_value(&mut self) -> Result<(), Syntax> {
+        let base_depth = self.depth;
+        let mut stack: Vec<bool> = Vec::new();
+        loop {
+            // At the start of a value.
+            self.skip_ws();
+            match self.peek() {
+                Some(b'"') => {
+                    self.skip_string()?;
+                }
+                Some(b'n') => self.literal(b"null")?,
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(open @ (b'[' | b'{')) => {
+                    self.pos += 1;
+                    self.enter()?;
+                    self.skip_ws();
+                    let is_object = open == b'{';
+                    let close = if is_object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    } else {
+                        stack.push(is_object);
+                        if is_object {
+                            self.object_key()?;
+                        }
+                        continue;
+                    }
+                }
+                _ => {
+                    self.number()?;
+                }
+            }
+            // After a value: close containers or move to the next item.
+            loop {
+                let Some(&is_object) = stack.last() else {
+                    debug_assert_eq!(self.depth, base_depth);
+                    return Ok(());
+                };
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if is_object {
+                            self.skip_ws();
+                            self.object_key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if is_object => {}
+                    Some(b']') if !is_object => {}
+                    _ => return Err(self.pos),
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                stack.pop();
+            }
+        }
+    }
+
+    /// Reads `"key":` inside an object being skipped.
+    fn object_key(&mut self) -> Result<(), Syntax> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.pos);
+        }
+        self.skip_string()?;
+        self.skip_ws();
+        self.eat(b':')
+    }
+
+    /// Reads a number; says whether it was written as an integer (no fraction, no exponent).
+    fn number(&mut self) -> Result<Number<'a>, Syntax> {
+        let start = self.pos;
+        let bytes = self.bytes;
+        let mut i = self.pos;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = bytes.get(i) {
+                    i += 1;
+                }
+            }
+            _ => return Err(i),
+        }
+        let mut is_integer = true;
+        if bytes.get(i) == Some(&b'.') {
+            is_integer = false;
+            i += 1;
+            i = digits(bytes, i)?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            is_integer = false;
+            i += 1;
+            if let Some(b'+' | b'-') = bytes.get(i) {
+                i += 1;
+            }
+            i = digits(bytes, i)?;
+        }
+        self.pos = i;
+        Ok(Number {
+            text: self.text(start, i),
+            is_integer,
+        })
+    }
+
+    fn skip_string(&mut self) -> Result<(), Syntax> {
+        self.scan_string(None)
+    }
+
+    /// Reads a string, borrowing it from the body when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, Syntax> {
+        let start = self.pos + 1;
+        let run_end = self.plain_run(start);
+        if self.bytes.get(run_end) == Some(&b'"') {
+            let text = std::str::from_utf8(&self.bytes[start..run_end])
+                .map_err(|e| start + e.valid_up_to())?;
+            self.pos = run_end + 1;
+            return Ok(Cow::Borrowed(text));
+        }
+        let mut decoded = String::new();
+        self.scan_string(Some(&mut decoded))?;
+        Ok(Cow::Owned(decoded))
+    }
+
+    /// End of the run of bytes from `from` that need no attention inside a string.
+    fn plain_run(&self, from: usize) -> usize {
+        let rest = &self.bytes[from.min(self.bytes.len())..];
+        from + rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(rest.len())
+    }
+
+    /// Validates a string (UTF-8, escapes, surrogate pairs, no raw control characters),
+    /// appending its decoded text to `out` when given. The parser sits on the quote.
+    fn scan_string(&mut self, mut out: Option<&mut String>) -> Result<(), Syntax> {
+        self.eat(b'"')?;
+        loop {
+            let start = self.pos;
+            let end = self.plain_run(start);
+            let run = std::str::from_utf8(&self.bytes[start..end])
+                .map_err(|e| start + e.valid_up_to())?;
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(run);
+            }
+            self.pos = end;
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    let c = self.escape()?;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.push(c);
+                    }
+                }
+                _ => return Err(self.pos),
+            }
+        }
+    }
+
+    /// Decodes one escape sequence; the parser sits on the backslash.
+    fn escape(&mut self) -> Result<char, Syntax> {
+        let at = self.pos;
+        let c = match self.bytes.get(at + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let first = self.hex4(at + 2)?;
+                self.pos = at + 6;
+                let code = match first {
+                    0xD800..=0xDBFF => {
+                        // A high surrogate must be followed by an escaped low surrogate.
+                        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(self.pos);
+                        }
+                        let second = self.hex4(self.pos + 2)?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return Err(self.pos);
+                        }
+                        self.pos += 6;
+                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return Err(at),
+                    _ => first,
+                };
+                return char::from_u32(code).ok_or(at);
+            }
+            _ => return Err(at),
+        };
+        self.pos = at + 2;
+        Ok(c)
+    }
+
+    fn hex4(&self, at: usize) -> Result<u32, Syntax> {
+        let digits = self.bytes.get(at..at + 4).ok_or(at)?;
+        digits.iter().try_fold(0u32, |acc, &d| {
+            let v = (d as char).to_digit(16).ok_or(at)?;
+            Ok(acc * 16 + v)
+        })
+    }
+}
+
+impl<'a> Parser<'a> {
+    /// Reads the `input` member's value, deciding its form from the first item and
+    /// remembering the first shape problem in array order. After a problem the rest is
+    /// still read, because a syntax error further on must win.
+    fn input(&mut self, limits: &ParseLimits<'_>) -> Result<InputValue<'a>, Syntax> {
+        match self.peek() {
+            Some(b'"') => {
+                let text = self.string()?;
+                Ok(if text.is_empty() {
+                    InputValue::Invalid(InputShape::EmptyString { index: 0 })
+                } else {
+                    InputValue::Valid(InputForm::String, vec![Input::Text(text)])
+                })
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Ok(InputValue::Null)
+            }
+            Some(b'[') => self.input_array(limits),
+            _ => {
+                self.skip_value()?;
+                Ok(InputValue::Invalid(InputShape::WrongType { index: 0 }))
+            }
+        }
+    }
+
+    fn input_array(&mut self, limits: &ParseLimits<'_>) -> Result<InputValue<'a>, Syntax> {
+        self.eat(b'[')?;
+        self.enter()?;
+        self.skip_ws();
+        let form = match self.peek() {
+            Some(b']') => {
+                self.pos += 1;
+                self.depth -= 1;
+                return Ok(InputValue::Invalid(InputShape::EmptyArray { index: 0 }));
+            }
+            Some(b'"') => Some(InputForm::Strings),
+            Some(b'-' | b'0'..=b'9') => Some(InputForm::TokenArray),
+            Some(b'[') => Some(InputForm::TokenArrays),
+            _ => None,
+        };
+        let mut problem = form.is_none().then_some(InputShape::WrongType { index: 0 });
+        let mut inputs = Vec::new();
+        let mut flat_ids = Vec::new();
+        let mut index = 0;
+        loop {
+            self.skip_ws();
+            if problem.is_some() {
+                self.skip_value()?;
+            } else if form != Some(InputForm::TokenArray) && index == limits.max_inputs {
+                self.skip_value()?;
+                problem = Some(InputShape::TooManyInputs {
+                    limit: limits.max_inputs,
+                });
+            } else {
+                problem = match form {
+                    Some(InputForm::Strings) if self.peek() == Some(b'"') => {
+                        let text = self.string()?;
+                        if text.is_empty() {
+                            Some(InputShape::EmptyString { index })
+                        } else {
+                            inputs.push(Input::Text(text));
+                            None
+                        }
+                    }
+                    Some(InputForm::TokenArray) => match self.token_id(0)? {
+                        Ok(id) => {
+                            if flat_ids.len() <= limits.max_input_tokens {
+                                flat_ids.push(id);
+                            }
+                            None
+                        }
+                        Err(shape) => Some(shape),
+                    },
+                    Some(InputForm::TokenArrays) if self.peek() == Some(b'[') => {
+                        match self.token_array(index, limits)? {
+                            Ok(ids) => {
+                                inputs.push(Input::Tokens(ids));
+                                None
+                            }
+                            Err(shape) => Some(shape),
+                        }
+                    }
+                    _ => {
+                        self.skip_value()?;
+                        Some(InputShape::WrongType { index })
+                    }
+                };
+            }
+            index += 1;
+            if self.close_item(b']')? {
+                break;
+            }
+        }
+        Ok(match (problem, form) {
+            (Some(shape), _) => InputValue::Invalid(shape),
+            (None, Some(InputForm::TokenArray)) => {
+                flat_ids.shrink_to_fit();
+                InputValue::Valid(InputForm::TokenArray, vec![Input::Tokens(flat_ids)])
+            }
+            (None, Some(form)) => InputValue::Valid(form, inputs),
+            (None, None) => unreachable!("a missing form is always a problem"),
+        })
+    }
+
+    /// After an array item: `,` (returns false) or the closing bracket (returns true).
+    fn close_item(&mut self, close: u8) -> Result<bool, Syntax> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(true)
+            }
+            _ => Err(self.pos),
+        }
+    }
+
+    /// Reads one array of token ids (input `index` of an array of token arrays). Stores
+    /// at most one id past the per-input limit.
+    fn token_array(
+        &mut self,
+        index: usize,
+        limits: &ParseLimits<'_>,
+    ) -> Result<Result<Vec<u32>, InputShape>, Syntax> {
+        self.eat(b'[')?;
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Err(InputShape::EmptyArray { index }));
+        }
+        let mut ids = Vec::new();
+        let mut problem = None;
+        loop {
+            self.skip_ws();
+            if problem.is_some() {
+                self.skip_value()?;
+            } else if self.peek() == Some(b'[') {
+                self.skip_value()?;
+                problem = Some(InputShape::TooDeep { index });
+            } else {
+                match self.token_id(index)? {
+                    Ok(id) if ids.len() <= limits.max_input_tokens => ids.push(id),
+                    Ok(_) => {}
+                    Err(shape) => problem = Some(shape),
+                }
+            }
+            if self.close_item(b']')? {
+                break;
+            }
+        }
+        ids.shrink_to_fit();
+        Ok(problem.map_or(Ok(ids), Err))
+    }
+
+    /// Reads one value that should be a token id of input `index`.
+    fn token_id(&mut self, index: usize) -> Result<Result<u32, InputShape>, Syntax> {
+        if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            self.skip_value()?;
+            return Ok(Err(InputShape::WrongType { index }));
+        }
+        let number = self.number()?;
+        Ok(token_id(&number).ok_or(InputShape::InvalidTokenId { index }))
+    }
+}
+
+/// A token id written as a plain non-negative integer that exists in cl100k_base.
+fn token_id(number: &Number<'_>) -> Option<u32> {
+    let text = number.text;
+    // Ids have at most 6 digits; longer text cannot be one (and cannot overflow here).
+    if !number.is_integer || text.starts_with('-') || text.len() > 6 {
+        return None;
+    }
+    let id = text
+        .bytes()
+        .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+    cl100k().is_token_id(id).then_some(id)
+}
+
+struct Number<'a> {
+    text: &'a str,
+    is_integer: bool,
+}
+
+/// Skips one or more ASCII digits starting at `i`.
+fn digits(bytes: &[u8], mut i: usize) -> Result<usize, Syntax> {
+    let start = i;
+    while let Some(b'0'..=b'9') = bytes.get(i) {
+        i += 1;
+    }
+    if i == start { Err(i) } else { Ok(i) }
 }

@@ -17,6 +17,9 @@ impl Usage {
     /// The usage of inputs with these token counts.
     pub fn from_counts(counts: &[usize]) -> Usage {
         let sum = counts.iter().sum();
-        Usage { prompt_tokens: sum, total_tokens: sum }
+        Usage {
+            prompt_tokens: sum,
+            total_tokens: sum,
+        }
     }
 }

@@ -1,0 +1,457 @@
+//! Models, limits, and the request check that applies the contract's rules in order.
+
+use std::borrow::Cow;
+
+use crate::error::{ErrorKind, JsonKind, RequestError, echo};
+use crate::request::{self, EncodingFormat, Input, InputForm, InputValue, ParseLimits, Value};
+use crate::response::Usage;
+use crate::tokenizer::cl100k;
+
+/// Default inputs per request: OpenAI's cap on the array form of `input`.
+pub const MAX_INPUTS: usize = 2048;
+/// Default tokens per input: the embedding models' context length.
+pub const MAX_INPUT_TOKENS: usize = 8192;
+/// Default tokens per request, summed over inputs: OpenAI's per-request cap.
+pub const MAX_REQUEST_TOKENS: usize = 300_000;
+/// Default body size *(ours)*: comfortably above the largest valid request
+/// (2048 inputs of token ids), far below what would hurt a gateway.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default JSON nesting depth, anywhere in the body (serde_json's default too).
+pub const MAX_DEPTH: usize = 128;
+
+/// A cl100k token is never longer than this many bytes, so a text longer than
+/// `limit * MAX_TOKEN_BYTES` is over `limit` tokens without counting it.
+const MAX_TOKEN_BYTES: usize = 128;
+
+/// The limits a [`Policy`] enforces. Every one is configurable.
+///
+/// ```
+/// use embedguard::Limits;
+/// let limits = Limits::openai().with_max_inputs(96).with_max_request_tokens(20_000);
+/// assert_eq!(limits.max_inputs(), 96);
+/// assert_eq!(limits.max_input_tokens(), 8192);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    max_inputs: usize,
+    max_input_tokens: usize,
+    max_request_tokens: usize,
+    max_body_bytes: usize,
+    max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::openai()
+    }
+}
+
+impl Limits {
+    /// OpenAI's limits: 2048 inputs, 8192 tokens per input, 300,000 per request,
+    /// and ours for the body (64 MiB) and JSON nesting (128).
+    pub const fn openai() -> Limits {
+        Limits {
+            max_inputs: MAX_INPUTS,
+            max_input_tokens: MAX_INPUT_TOKENS,
+            max_request_tokens: MAX_REQUEST_TOKENS,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_depth: MAX_DEPTH,
+        }
+    }
+
+    /// Sets the most inputs a request may have (array forms).
+    pub const fn with_max_inputs(mut self, n: usize) -> Limits {
+        self.max_inputs = n;
+        self
+    }
+
+    /// Sets the most tokens one input may have.
+    pub const fn with_max_input_tokens(mut self, n: usize) -> Limits {
+        self.max_input_tokens = n;
+        self
+    }
+
+    /// Sets the most tokens a request may have, summed over its inputs.
+    pub const fn with_max_request_tokens(mut self, n: usize) -> Limits {
+        self.max_request_tokens = n;
+        self
+    }
+
+    /// Sets the largest body, in bytes.
+    pub const fn with_max_body_bytes(mut self, n: usize) -> Limits {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Sets the deepest JSON nesting allowed anywhere in the body (the top object is 1).
+    pub const fn with_max_depth(mut self, n: usize) -> Limits {
+        self.max_depth = n;
+        self
+    }
+
+    /// The most inputs a request may have.
+    pub const fn max_inputs(&self) -> usize {
+        self.max_inputs
+    }
+
+    /// The most tokens one input may have.
+    pub const fn max_input_tokens(&self) -> usize {
+        self.max_input_tokens
+    }
+
+    /// The most tokens a request may have.
+    pub const fn max_request_tokens(&self) -> usize {
+        self.max_request_tokens
+    }
+
+    /// The largest body, in bytes.
+    pub const fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The deepest JSON nesting allowed.
+    pub const fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+}
+
+/// An embedding model a policy accepts. All models use cl100k_base.
+///
+/// ```
+/// use embedguard::Model;
+/// let model = Model::new("my-embedder", 1024).with_dimensions(true).with_alias("embedder");
+/// assert!(model.answers_to("embedder"));
+/// assert_eq!(model.native_dimensions(), 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    name: String,
+    aliases: Vec<String>,
+    native_dimensions: usize,
+    dimensions_allowed: bool,
+}
+
+impl Model {
+    /// A model with this name and native vector size, without `dimensions` support.
+    pub fn new(name: impl Into<String>, native_dimensions: usize) -> Model {
+        Model {
+            name: name.into(),
+            aliases: Vec::new(),
+            native_dimensions,
+            dimensions_allowed: false,
+        }
+    }
+
+    /// Says whether requests may ask for shorter vectors with `dimensions`.
+    pub fn with_dimensions(mut self, allowed: bool) -> Model {
+        self.dimensions_allowed = allowed;
+        self
+    }
+
+    /// Adds another name clients may use for this model.
+    pub fn with_alias(mut self, alias: impl Into<String>) -> Model {
+        self.aliases.push(alias.into());
+        self
+    }
+
+    /// The model's own name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The size of the vectors it returns when `dimensions` is absent.
+    pub fn native_dimensions(&self) -> usize {
+        self.native_dimensions
+    }
+
+    /// Whether `dimensions` is accepted.
+    pub fn dimensions_allowed(&self) -> bool {
+        self.dimensions_allowed
+    }
+
+    /// Whether `name` is this model's name or one of its aliases.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// What a gateway accepts: models, limits, and members let through. The entry point.
+///
+/// ```
+/// let policy = embedguard::Policy::openai();
+/// let checked = policy.check(br#"{"model":"text-embedding-3-small","input":["hello world","h"]}"#)?;
+/// assert_eq!(checked.token_counts(), &[2, 1]);
+/// assert_eq!(checked.usage().total_tokens, 3);
+/// # Ok::<(), embedguard::RequestError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Policy {
+    models: Vec<Model>,
+    limits: Limits,
+    allowed_members: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::openai()
+    }
+}
+
+impl Policy {
+    /// OpenAI's three embedding models and OpenAI's limits.
+    pub fn openai() -> Policy {
+        Policy {
+            models: vec![
+                Model::new("text-embedding-3-small", 1536).with_dimensions(true),
+                Model::new("text-embedding-3-large", 3072).with_dimensions(true),
+                Model::new("text-embedding-ada-002", 1536),
+            ],
+            limits: Limits::openai(),
+            allowed_members: Vec::new(),
+        }
+    }
+
+    /// A policy with no models yet and OpenAI's limits.
+    pub fn empty() -> Policy {
+        Policy {
+            models: Vec::new(),
+            limits: Limits::openai(),
+            allowed_members: Vec::new(),
+        }
+    }
+
+    /// Adds a model, replacing any model of the same name.
+    pub fn with_model(mut self, model: Model) -> Policy {
+        self.models.retain(|m| m.name != model.name);
+        self.models.push(model);
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Policy {
+        self.limits = limits;
+        self
+    }
+
+    /// Lets a member OpenAI does not define through instead of rejecting it; its value
+    /// is kept as written (see [`Checked::extra_members`]).
+    pub fn allow_member(mut self, name: impl Into<String>) -> Policy {
+        self.allowed_members.push(name.into());
+        self
+    }
+
+    /// The limits enforced.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The model answering to `name`, if any.
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.answers_to(name))
+    }
+
+    /// Checks a request body against the contract; on success, every input's token count.
+    ///
+    /// Rules apply in the contract's order and the first that fails answers. Never
+    /// panics; time is linear in the body; memory is a small multiple of it.
+    pub fn check<'a>(&self, body: &'a [u8]) -> Result<Checked<'a>, RequestError> {
+        Ok(self.check_kind(body)?)
+    }
+
+    fn check_kind<'a>(&self, body: &'a [u8]) -> Result<Checked<'a>, ErrorKind> {
+        let limits = &self.limits;
+        if body.len() > limits.max_body_bytes {
+            return Err(ErrorKind::BodyTooLarge {
+                len: body.len(),
+                limit: limits.max_body_bytes,
+            });
+        }
+        let raw = request::parse(
+            body,
+            &ParseLimits {
+                max_depth: limits.max_depth,
+                max_inputs: limits.max_inputs,
+                max_input_tokens: limits.max_input_tokens,
+                allowed_members: &self.allowed_members,
+            },
+        )?;
+        let model_name = match raw.model {
+            None | Some(Value::Null) => return Err(ErrorKind::MissingModel),
+            Some(Value::Other(kind, _)) => return Err(ErrorKind::ModelNotString { kind }),
+            Some(Value::Str(name)) => name,
+        };
+        let input = match raw.input {
+            None | Some(InputValue::Null) => return Err(ErrorKind::MissingInput),
+            Some(input) => input,
+        };
+        let encoding_format = match raw.encoding_format {
+            None | Some(Value::Null) => EncodingFormat::Float,
+            Some(Value::Str(s)) if s == "float" => EncodingFormat::Float,
+            Some(Value::Str(s)) if s == "base64" => EncodingFormat::Base64,
+            Some(Value::Str(s)) => {
+                return Err(ErrorKind::InvalidEncodingFormat { value: echo(&s) });
+            }
+            Some(Value::Other(_, text)) => {
+                return Err(ErrorKind::InvalidEncodingFormat { value: echo(text) });
+            }
+        };
+        let user = match raw.user {
+            None | Some(Value::Null) => None,
+            Some(Value::Str(user)) => Some(user),
+            Some(Value::Other(kind, _)) => return Err(ErrorKind::UserNotString { kind }),
+        };
+        let dimensions_given = raw.dimensions.is_some();
+        let dimensions = match raw.dimensions {
+            None | Some(Value::Null) => None,
+            Some(Value::Other(JsonKind::Integer, text)) => {
+                if text.starts_with('-') || text == "0" {
+                    return Err(ErrorKind::DimensionsBelowMin { value: echo(text) });
+                }
+                Some(text)
+            }
+            Some(Value::Str(_)) => {
+                return Err(ErrorKind::DimensionsNotInteger {
+                    kind: JsonKind::String,
+                });
+            }
+            Some(Value::Other(kind, _)) => return Err(ErrorKind::DimensionsNotInteger { kind }),
+        };
+        let (form, inputs) = match input {
+            InputValue::Invalid(shape) => return Err(ErrorKind::InvalidInput(shape)),
+            InputValue::Valid(form, inputs) => (form, inputs),
+            InputValue::Null => unreachable!("null input is rejected above"),
+        };
+        let model = self
+            .model(&model_name)
+            .ok_or_else(|| ErrorKind::ModelNotFound {
+                model: echo(&model_name),
+            })?;
+        if dimensions_given && !model.dimensions_allowed {
+            return Err(ErrorKind::DimensionsNotSupported);
+        }
+        let dimensions = match dimensions {
+            None => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n <= model.native_dimensions => Some(n),
+                _ => {
+                    return Err(ErrorKind::DimensionsAboveMax {
+                        value: echo(text),
+                        max: model.native_dimensions,
+                    });
+                }
+            },
+        };
+        let token_counts = count_inputs(&inputs, limits)?;
+        Ok(Checked {
+            model: model_name,
+            model_spec: model.clone(),
+            encoding_format,
+            dimensions,
+            user,
+            form,
+            usage: Usage::from_counts(&token_counts),
+            inputs,
+            token_counts,
+            extra: raw.extra,
+        })
+    }
+}
+
+/// Counts every input in order, each only up to the per-input limit, then checks the sum.
+fn count_inputs(inputs: &[Input<'_>], limits: &Limits) -> Result<Vec<usize>, ErrorKind> {
+    let limit = limits.max_input_tokens;
+    let too_long = |index, tokens_at_least| ErrorKind::InputTooLong {
+        index,
+        tokens_at_least,
+        limit,
+    };
+    let mut counts = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.iter().enumerate() {
+        let count = match input {
+            Input::Tokens(ids) if ids.len() > limit => return Err(too_long(index, ids.len())),
+            Input::Tokens(ids) => ids.len(),
+            Input::Text(text) if text.len() > limit.saturating_mul(MAX_TOKEN_BYTES) => {
+                return Err(too_long(index, text.len().div_ceil(MAX_TOKEN_BYTES)));
+            }
+            Input::Text(text) => cl100k()
+                .count_up_to(text, limit)
+                .ok_or_else(|| too_long(index, limit + 1))?,
+        };
+        counts.push(count);
+    }
+    let tokens: usize = counts.iter().sum();
+    if tokens > limits.max_request_tokens {
+        return Err(ErrorKind::TooManyTokens {
+            tokens,
+            limit: limits.max_request_tokens,
+        });
+    }
+    Ok(counts)
+}
+
+/// A request that passed every check, with its inputs and their exact token counts.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    model: Cow<'a, str>,
+    model_spec: Model,
+    encoding_format: EncodingFormat,
+    dimensions: Option<usize>,
+    user: Option<Cow<'a, str>>,
+    form: InputForm,
+    inputs: Vec<Input<'a>>,
+    token_counts: Vec<usize>,
+    usage: Usage,
+    extra: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+impl<'a> Checked<'a> {
+    /// The model as the client named it (possibly an alias).
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The policy's model it resolved to.
+    pub fn model_spec(&self) -> &Model {
+        &self.model_spec
+    }
+
+    /// How the client wants its vectors.
+    pub fn encoding_format(&self) -> EncodingFormat {
+        self.encoding_format
+    }
+
+    /// The vector size asked for, if any.
+    pub fn dimensions(&self) -> Option<usize> {
+        self.dimensions
+    }
+
+    /// The `user` member, if given.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Which form `input` was written in.
+    pub fn input_form(&self) -> InputForm {
+        self.form
+    }
+
+    /// The inputs, in order.
+    pub fn inputs(&self) -> &[Input<'a>] {
+        &self.inputs
+    }
+
+    /// Each input's exact cl100k_base token count, in order.
+    pub fn token_counts(&self) -> &[usize] {
+        &self.token_counts
+    }
+
+    /// The request's usage: the sum of the counts.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// Members the policy let through ([`Policy::allow_member`]), with values as written.
+    pub fn extra_members(&self) -> &[(Cow<'a, str>, &'a str)] {
+        &self.extra
+    }
+}
