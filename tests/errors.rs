@@ -5,6 +5,9 @@ use embedguard::{Limits, Policy};
 const INPUT_INVALID: &str = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
 const INVALID_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
 
+/// The envelope's `param` and `code`.
+type Envelope = (Option<String>, Option<String>);
+
 /// Checks `body` and returns (status, message, type, param, code) from the envelope.
 fn reject(policy: &Policy, body: &str) -> (u16, String, String, Option<String>, Option<String>) {
     let err = policy.check(body.as_bytes()).expect_err(body);
@@ -173,86 +176,75 @@ fn status_type_param_and_code_per_rule() {
     let policy = Policy::openai();
     let row = |body: &str| reject(&policy, body);
     let s = |v: &str| Some(v.to_owned());
-    let cases: Vec<(&str, u16, &str, Option<String>, Option<String>)> = vec![
+    let cases: Vec<(&str, u16, &str, Envelope)> = vec![
         (
             r#"{"model":1,"input":"x"}"#,
             400,
             "invalid_request_error",
-            s("model"),
-            s("invalid_type"),
+            (s("model"), s("invalid_type")),
         ),
         (
             r#"{"model":"m"}"#,
             400,
             "invalid_request_error",
-            s("input"),
-            s("missing_required_parameter"),
+            (s("input"), s("missing_required_parameter")),
         ),
         (
             r#"{"model":"m","input":"x","user":1}"#,
             400,
             "invalid_request_error",
-            s("user"),
-            s("invalid_type"),
+            (s("user"), s("invalid_type")),
         ),
         (
             r#"{"model":"m","input":"x","dimensions":"1"}"#,
             400,
             "invalid_request_error",
-            s("dimensions"),
-            s("invalid_type"),
+            (s("dimensions"), s("invalid_type")),
         ),
         (
             r#"{"model":"m","input":"x","dimensions":0}"#,
             400,
             "invalid_request_error",
-            s("dimensions"),
-            s("integer_below_min_value"),
+            (s("dimensions"), s("integer_below_min_value")),
         ),
         (
             r#"{"model":"text-embedding-3-small","input":"x","dimensions":9999}"#,
             400,
             "invalid_request_error",
-            s("dimensions"),
-            s("integer_above_max_value"),
+            (s("dimensions"), s("integer_above_max_value")),
         ),
         (
             r#"{"model":"m","input":"x"}"#,
             404,
             "invalid_request_error",
-            None,
-            s("model_not_found"),
+            (None, s("model_not_found")),
         ),
         (
             r#"{"model":"m","input":"x","model":"n"}"#,
             400,
             "invalid_request_error",
-            s("model"),
-            None,
+            (s("model"), None),
         ),
         (
             r#"{"model":"m","input":"x","zzz":1}"#,
             400,
             "invalid_request_error",
-            None,
-            None,
+            (None, None),
         ),
         (
             r#"{"model":"m","input":""}"#,
             400,
             "invalid_request_error",
-            None,
-            None,
+            (None, None),
         ),
         (
             r#"{"model":"m","input":"x""#,
             400,
             "invalid_request_error",
-            None,
-            None,
+            (None, None),
         ),
     ];
-    for (body, status, kind, param, code) in cases {
+    for (body, status, kind, (param, code)) in cases {
         let (got_status, _, got_type, got_param, got_code) = row(body);
         assert_eq!(
             (got_status, got_type.as_str(), got_param, got_code),
