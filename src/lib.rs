@@ -1,4 +1,104 @@
-//! embedguard: validate, count and account OpenAI-compatible embeddings requests.
+//! embedguard checks OpenAI-compatible `POST /v1/embeddings` requests before a gateway
+//! spends upstream money on them: is the body valid, how many tokens is each input,
+//! and, if the request is wrong, which exact error does the client get.
+//!
+//! It follows OpenAI's own behaviour word for word (the rules are in the project's
+//! contract), counts cl100k_base tokens exactly as OpenAI's tiktoken does, and enforces
+//! OpenAI's limits, all configurable. It is a pure library: no IO, no async runtime, no
+//! threads of its own.
+//!
+//! The vocabulary used throughout: a *request* carries one or more *inputs* (text or
+//! token ids); each input has a *token* count; the sum is the request's *usage*; a
+//! *policy* says which models and limits apply.
+//!
+//! # Example: check a request
+//!
+//! ```
+//! use embedguard::{EncodingFormat, Policy};
+//!
+//! let body = br#"{"model": "text-embedding-3-small", "input": ["This is an embedding test.", "h"], "dimensions": 256}"#;
+//! let checked = Policy::openai().check(body)?;
+//! assert_eq!(checked.token_counts(), &[6, 1]);
+//! assert_eq!(checked.usage().prompt_tokens, 7);
+//! assert_eq!(checked.usage().total_tokens, 7);
+//! assert_eq!(checked.dimensions(), Some(256));
+//! assert_eq!(checked.encoding_format(), EncodingFormat::Float);
+//! # Ok::<(), embedguard::RequestError>(())
+//! ```
+//!
+//! # Example: answer a rejected request
+//!
+//! Every rejection carries the HTTP status and OpenAI's error body, word for word.
+//!
+//! ```
+//! let err = embedguard::Policy::openai()
+//!     .check(br#"{"model": "text-embedding-3-small", "input": ""}"#)
+//!     .unwrap_err();
+//! assert_eq!(err.status(), 400);
+//! assert_eq!(
+//!     err.to_json(),
+//!     r#"{"error":{"message":"'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.","type":"invalid_request_error","param":null,"code":null}}"#
+//! );
+//! // For logs: which input, and why.
+//! assert_eq!(
+//!     err.kind(),
+//!     &embedguard::ErrorKind::InvalidInput(embedguard::InputShape::EmptyString { index: 0 })
+//! );
+//! ```
+//!
+//! # Example: count tokens
+//!
+//! Special-token text is ordinary text, as in tiktoken's `encode_ordinary`.
+//!
+//! ```
+//! let cl100k = embedguard::cl100k();
+//! assert_eq!(cl100k.count("hello world"), 2);
+//! assert_eq!(cl100k.count("<|endoftext|>"), 7);
+//! // Stops counting as soon as the text passes the limit.
+//! assert_eq!(cl100k.count_up_to(&"a".repeat(100_000), 8192), None);
+//! ```
+//!
+//! # Example: gateway keys
+//!
+//! ```
+//! use embedguard::KeySet;
+//!
+//! let keys = KeySet::new().with_key("sk-gateway-team0001").expect("well-formed");
+//! assert!(keys.check_header(Some(b"Bearer sk-gateway-team0001")).is_ok());
+//! let err = keys.check_header(None).unwrap_err();
+//! assert_eq!(err.status(), 401);
+//! ```
+//!
+//! # Example: your own models and limits
+//!
+//! ```
+//! use embedguard::{Limits, Model, Policy};
+//!
+//! let policy = Policy::openai()
+//!     .with_model(Model::new("bge-m3", 1024).with_alias("bge"))
+//!     .with_limits(Limits::openai().with_max_inputs(96));
+//! let checked = policy.check(br#"{"model": "bge", "input": ["a", "b"]}"#)?;
+//! assert_eq!(checked.model_spec().name(), "bge-m3");
+//!
+//! let err = policy.check(br#"{"model": "bge", "input": "a", "dimensions": 8}"#).unwrap_err();
+//! assert_eq!(err.message(), "This model does not support specifying dimensions.");
+//! # Ok::<(), embedguard::RequestError>(())
+//! ```
+//!
+//! # Untrusted input
+//!
+//! Bodies come from anyone, so [`Policy::check`] is built for hostile bytes:
+//! time is linear in the body, JSON nesting is read without recursion and bounded by
+//! [`Limits::max_depth`], inputs are counted only up to the per-input limit, texts longer
+//! than 128 bytes per allowed token are rejected without counting, and the memory held
+//! is a small multiple of the body (texts without escapes are borrowed, not copied).
+//!
+//! ### Panics
+//!
+//! Nothing in this crate panics on any input: request bodies, header values, texts.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod auth;
 mod error;
