@@ -656,6 +656,31 @@ impl<'a> Parser<'a> {
 
     /// Reads one value that should be a token id of input `index`.
     fn token_id(&mut self, index: usize) -> Result<Result<u32, InputShape>, Syntax> {
+        // Fast path for the common case, 1 to 6 plain digits then a delimiter: token
+        // arrays are mostly this, and reading them is most of the work for such bodies.
+        let bytes = self.bytes;
+        let start = self.pos;
+        let mut end = start;
+        let mut id = 0u32;
+        while let Some(&d @ b'0'..=b'9') = bytes.get(end) {
+            if end - start == 6 {
+                break;
+            }
+            id = id * 10 + u32::from(d - b'0');
+            end += 1;
+        }
+        let plain = end > start
+            && (end - start == 1 || bytes[start] != b'0')
+            && !matches!(bytes.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E'));
+        if plain {
+            self.pos = end;
+            let valid = cl100k().is_token_id(id);
+            return Ok(if valid {
+                Ok(id)
+            } else {
+                Err(InputShape::InvalidTokenId { index })
+            });
+        }
         if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
             self.skip_value()?;
             return Ok(Err(InputShape::WrongType { index }));
