@@ -116,3 +116,8 @@ pub use policy::{
 pub use request::{EncodingFormat, Input, InputForm};
 pub use response::Usage;
 pub use tokenizer::{Cl100k, cl100k};
+
+/// The README's examples run as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
