@@ -1,0 +1,159 @@
+//! The tables `build.rs` generates from tiktoken-rs and regex-syntax, embedded and read in place.
+//!
+//! Nothing here is parsed or hashed at startup: every accessor reads little-endian words straight
+//! out of the embedded bytes. `build.rs` documents the layouts.
+
+include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
+
+static TOKENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tokens.bin"));
+static OFFSETS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/offsets.bin"));
+static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trie.bin"));
+static PREFIX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prefix.bin"));
+static SPLIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/split.bin"));
+static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
+static CLASS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/class.bin"));
+
+/// Number of ordinary tokens (ranks `0..ORDINARY`).
+pub(super) const ORDINARY: u32 = 100_256;
+/// "No token" in the prefix table.
+const NONE: u32 = u32::MAX;
+const TRIE_MASK: u64 = (1 << 20) - 1;
+const PAIR_BITS: u32 = 18;
+
+#[inline(always)]
+fn u32_at(bytes: &[u8], i: usize) -> u32 {
+    let b = &bytes[i * 4..i * 4 + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+#[inline(always)]
+fn u64_at(bytes: &[u8], i: usize) -> u64 {
+    let b = &bytes[i * 8..i * 8 + 8];
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// The bytes of ordinary token `rank` (`rank < ORDINARY`).
+#[inline]
+pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
+    let r = rank as usize;
+    &TOKENS[u32_at(OFFSETS, r) as usize..u32_at(OFFSETS, r + 1) as usize]
+}
+
+/// The length in bytes of ordinary token `rank`.
+#[inline(always)]
+pub(super) fn token_len(rank: u32) -> usize {
+    let r = rank as usize;
+    (u32_at(OFFSETS, r + 1) - u32_at(OFFSETS, r)) as usize
+}
+
+/// The longest token that is a prefix of `text` and its length; `None` only for empty text
+/// (every single byte is a token).
+#[inline]
+pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
+    let mut slot = 0usize;
+    let mut node = u64_at(TRIE, 0);
+    let mut best = None;
+    for (i, &b) in text.iter().enumerate() {
+        let child = (node & TRIE_MASK) as usize + b as usize;
+        let next = u64_at(TRIE, child);
+        if (next >> 20) & TRIE_MASK != slot as u64 {
+            break;
+        }
+        slot = child;
+        node = next;
+        let rank = node >> 40;
+        if rank != 0 {
+            best = Some((rank as u32 - 1, i + 1));
+        }
+    }
+    best
+}
+
+/// The longest token that is a proper prefix of token `rank`.
+#[inline]
+pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
+    let p = u32_at(PREFIX, rank as usize);
+    (p != NONE).then_some(p)
+}
+
+/// The two tokens BPE merges into `rank`, or `(rank, rank)` for a token it never builds.
+#[inline(always)]
+pub(super) fn split(rank: u32) -> (u32, u32) {
+    (
+        u32_at(SPLIT, rank as usize * 2),
+        u32_at(SPLIT, rank as usize * 2 + 1),
+    )
+}
+
+/// The token BPE builds by merging `left` and `right`, if any.
+#[inline]
+pub(super) fn merged(left: u32, right: u32) -> Option<u32> {
+    let key = (left as u64) << 17 | right as u64;
+    let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize;
+    loop {
+        let entry = u64_at(PAIRS, slot);
+        if entry == u64::MAX {
+            return None;
+        }
+        if entry >> 17 == key {
+            return Some((entry & 0x1_FFFF) as u32);
+        }
+        slot = (slot + 1) & ((1 << PAIR_BITS) - 1);
+    }
+}
+
+/// Character classes of the cl100k pattern.
+pub(super) const OTHER: u8 = 0;
+pub(super) const LETTER: u8 = 1;
+pub(super) const NUMBER: u8 = 2;
+pub(super) const SPACE: u8 = 3;
+
+/// The class of code point `cp` (`\p{L}`, `\p{N}`, `\s` or none of them).
+#[inline]
+pub(super) fn class(cp: u32) -> u8 {
+    let block = (cp >> 7) as usize;
+    if block >= CLASS_INDEX_LEN {
+        return OTHER;
+    }
+    let b = &CLASS[block * 2..block * 2 + 2];
+    let index = u16::from_le_bytes([b[0], b[1]]) as usize;
+    CLASS[CLASS_INDEX_LEN * 2 + index * 128 + (cp & 127) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trie_and_tables_agree() {
+        for rank in 0..ORDINARY {
+            let bytes = token_bytes(rank);
+            assert_eq!(
+                longest_match(bytes),
+                Some((rank, bytes.len())),
+                "rank {rank}"
+            );
+            assert_eq!(token_len(rank), bytes.len());
+            let (l, r) = split(rank);
+            if (l, r) != (rank, rank) {
+                assert_eq!([token_bytes(l), token_bytes(r)].concat(), bytes);
+                assert_eq!(merged(l, r), Some(rank));
+            }
+        }
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(class('a' as u32), LETTER);
+        assert_eq!(class('я' as u32), LETTER);
+        assert_eq!(class('中' as u32), LETTER);
+        assert_eq!(class('7' as u32), NUMBER);
+        assert_eq!(class('²' as u32), NUMBER);
+        assert_eq!(class(' ' as u32), SPACE);
+        assert_eq!(class(0x3000), SPACE);
+        assert_eq!(class(0x85), SPACE);
+        assert_eq!(class(0x200B), OTHER);
+        assert_eq!(class(0x301), OTHER);
+        assert_eq!(class(0x10FFFF), OTHER);
+    }
+}
