@@ -189,6 +189,7 @@ pub struct Policy {
     models: Vec<Model>,
     limits: Limits,
     allowed_members: Vec<String>,
+    over_limit: OverLimit,
 }
 
 impl Default for Policy {
@@ -208,6 +209,7 @@ impl Policy {
             ],
             limits: Limits::openai(),
             allowed_members: Vec::new(),
+            over_limit: OverLimit::Reject,
         }
     }
 
@@ -217,6 +219,7 @@ impl Policy {
             models: Vec::new(),
             limits: Limits::openai(),
             allowed_members: Vec::new(),
+            over_limit: OverLimit::Reject,
         }
     }
 
@@ -237,6 +240,25 @@ impl Policy {
     /// is kept as written (see [`Checked::extra_members`]).
     pub fn allow_member(mut self, name: impl Into<String>) -> Policy {
         self.allowed_members.push(name.into());
+        self
+    }
+
+    /// Says what to do with an input over the per-input token limit: reject the
+    /// request (the default, as OpenAI does) or cut the input.
+    ///
+    /// ```
+    /// use embedguard::{Limits, OverLimit, Policy};
+    /// let policy = Policy::openai()
+    ///     .with_limits(Limits::openai().with_max_input_tokens(2))
+    ///     .with_over_limit(OverLimit::Truncate);
+    /// let checked = policy.check(br#"{"model":"text-embedding-3-small","input":["hello big world","hi"]}"#)?;
+    /// assert_eq!(checked.token_counts(), &[2, 1]);
+    /// assert_eq!(checked.truncated(), &[0]);
+    /// assert_eq!(checked.inputs()[0], embedguard::Input::Text("hello big".into()));
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    pub fn with_over_limit(mut self, over_limit: OverLimit) -> Policy {
+        self.over_limit = over_limit;
         self
     }
 
@@ -341,7 +363,8 @@ impl Policy {
                 }
             },
         };
-        let token_counts = count_inputs(&inputs, limits)?;
+        let mut inputs = inputs;
+        let (token_counts, truncated) = count_inputs(&mut inputs, limits, self.over_limit)?;
         Ok(Checked {
             model: model_name,
             model_spec: model.clone(),
@@ -353,29 +376,58 @@ impl Policy {
             inputs,
             token_counts,
             extra: raw.extra,
+            truncated,
         })
     }
 }
 
-/// Counts every input in order, each only up to the per-input limit, then checks the sum.
-fn count_inputs(inputs: &[Input<'_>], limits: &Limits) -> Result<Vec<usize>, ErrorKind> {
+/// What a policy does with an input over the per-input token limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverLimit {
+    /// Reject the request, as OpenAI does (the default).
+    #[default]
+    Reject,
+    /// Cut the input to the limit at a token boundary (never inside a character) and
+    /// count usage on what remains; [`Checked::truncated`] tells which inputs were cut.
+    Truncate,
+}
+
+/// Counts every input in order, each only up to the per-input limit, then checks the
+/// sum. Inputs over the limit are rejected or cut, as the policy says; returns the
+/// counts and the positions of the inputs that were cut.
+fn count_inputs(
+    inputs: &mut [Input<'_>],
+    limits: &Limits,
+    over_limit: OverLimit,
+) -> Result<(Vec<usize>, Vec<usize>), ErrorKind> {
     let limit = limits.max_input_tokens;
-    let too_long = |index, tokens_at_least| ErrorKind::InputTooLong {
-        index,
-        tokens_at_least,
-        limit,
-    };
     let mut counts = Vec::with_capacity(inputs.len());
-    for (index, input) in inputs.iter().enumerate() {
+    let mut truncated = Vec::new();
+    for (index, input) in inputs.iter_mut().enumerate() {
         let count = match input {
-            Input::Tokens(ids) if ids.len() > limit => return Err(too_long(index, ids.len())),
-            Input::Tokens(ids) => ids.len(),
-            Input::Text(text) if text.len() > limit.saturating_mul(MAX_TOKEN_BYTES) => {
-                return Err(too_long(index, text.len().div_ceil(MAX_TOKEN_BYTES)));
+            Input::Tokens(ids) if ids.len() <= limit => Some(ids.len()),
+            Input::Text(text) if text.len() <= limit.saturating_mul(MAX_TOKEN_BYTES) => {
+                cl100k().count_up_to(text, limit)
             }
-            Input::Text(text) => cl100k()
-                .count_up_to(text, limit)
-                .ok_or_else(|| too_long(index, limit + 1))?,
+            _ => None,
+        };
+        let count = match (count, over_limit) {
+            (Some(count), _) => count,
+            (None, OverLimit::Reject) => {
+                let tokens_at_least = match input {
+                    Input::Tokens(ids) => ids.len(),
+                    Input::Text(text) => (limit + 1).max(text.len().div_ceil(MAX_TOKEN_BYTES)),
+                };
+                return Err(ErrorKind::InputTooLong {
+                    index,
+                    tokens_at_least,
+                    limit,
+                });
+            }
+            (None, OverLimit::Truncate) => {
+                truncated.push(index);
+                truncate(input, limit)
+            }
         };
         counts.push(count);
     }
@@ -386,7 +438,60 @@ fn count_inputs(inputs: &[Input<'_>], limits: &Limits) -> Result<Vec<usize>, Err
             limit: limits.max_request_tokens,
         });
     }
-    Ok(counts)
+    Ok((counts, truncated))
+}
+
+/// Cuts an input over `limit` tokens to at most `limit` tokens; returns its new count.
+fn truncate(input: &mut Input<'_>, limit: usize) -> usize {
+    match input {
+        Input::Tokens(ids) => {
+            ids.truncate(limit);
+            ids.len()
+        }
+        Input::Text(text) => {
+            let (cut, count) = text_cut(text, limit);
+            match text {
+                Cow::Borrowed(s) => *s = &s[..cut],
+                Cow::Owned(s) => s.truncate(cut),
+            }
+            count
+        }
+    }
+}
+
+/// The longest prefix of `text` ending at a token boundary and on a character
+/// boundary that has at most `limit` tokens: its length in bytes and its count.
+fn text_cut(text: &str, limit: usize) -> (usize, usize) {
+    let cl100k = cl100k();
+    // The first `limit` tokens lie within `limit * 128` bytes; a little more lets the
+    // tokenizer see what follows the last of them.
+    let window = floor_char_boundary(text, (limit + 1).saturating_mul(MAX_TOKEN_BYTES));
+    let ids = cl100k.encode(&text[..window]);
+    let mut ends: Vec<usize> = ids
+        .iter()
+        .take(limit)
+        .scan(0, |end, &id| {
+            *end += cl100k.token_bytes(id).map_or(0, <[u8]>::len);
+            Some(*end)
+        })
+        .collect();
+    // A shorter prefix can tokenize differently at its end; step back until it fits.
+    while let Some(end) = ends.pop() {
+        let cut = floor_char_boundary(text, end);
+        if let Some(count) = cl100k.count_up_to(&text[..cut], limit) {
+            return (cut, count);
+        }
+    }
+    (0, 0)
+}
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// A request that passed every check, with its inputs and their exact token counts.
@@ -402,6 +507,7 @@ pub struct Checked<'a> {
     token_counts: Vec<usize>,
     usage: Usage,
     extra: Vec<(Cow<'a, str>, &'a str)>,
+    truncated: Vec<usize>,
 }
 
 impl<'a> Checked<'a> {
@@ -448,6 +554,12 @@ impl<'a> Checked<'a> {
     /// The request's usage: the sum of the counts.
     pub fn usage(&self) -> Usage {
         self.usage
+    }
+
+    /// Positions of the inputs cut to the per-input limit ([`OverLimit::Truncate`]);
+    /// empty when the policy rejects instead.
+    pub fn truncated(&self) -> &[usize] {
+        &self.truncated
     }
 
     /// Members the policy let through ([`Policy::allow_member`]), with values as written.

@@ -1,0 +1,148 @@
+//! Truncation as a policy choice: inputs over the limit are cut at a token boundary,
+//! never inside a character, and usage counts what is actually sent.
+
+use embedguard::{Input, Limits, OverLimit, Policy, cl100k};
+use proptest::prelude::*;
+
+fn policy(limit: usize) -> Policy {
+    Policy::openai()
+        .with_limits(Limits::openai().with_max_input_tokens(limit))
+        .with_over_limit(OverLimit::Truncate)
+}
+
+fn body(inputs: &[String]) -> String {
+    let input = serde_json::to_string(inputs).expect("strings serialize");
+    format!(r#"{{"model":"text-embedding-3-small","input":{input}}}"#)
+}
+
+fn text_strategy() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "hello",
+        " world",
+        "  ",
+        "\n",
+        "\t",
+        "数据",
+        "日本語",
+        "é",
+        "e\u{301}",
+        "👨\u{200d}👩\u{200d}👧",
+        "12345",
+        "'re",
+        " ",
+        "_",
+        "Привет",
+        "<|endoftext|>",
+        "!!!",
+    ]);
+    prop::collection::vec(pieces, 0..60).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn prop_cut_is_a_short_enough_prefix_at_a_token_boundary(
+        texts in prop::collection::vec(text_strategy().prop_filter("non-empty", |t| !t.is_empty()), 1..4),
+        limit in 1usize..20,
+    ) {
+        let body = body(&texts);
+        let checked = policy(limit).check(body.as_bytes()).expect("truncation never rejects on length");
+        let mut expected_cut = Vec::new();
+        for (index, (input, original)) in checked.inputs().iter().zip(&texts).enumerate() {
+            let Input::Text(sent) = input else { panic!("text stays text") };
+            let full = cl100k().count(original);
+            let count = checked.token_counts()[index];
+            prop_assert_eq!(count, cl100k().count(sent));
+            prop_assert!(count <= limit);
+            prop_assert!(original.starts_with(sent.as_ref()));
+            if full <= limit {
+                prop_assert_eq!(sent.as_ref(), original.as_str());
+            } else {
+                expected_cut.push(index);
+                // Cut where the full text's tokens end: the sent text is the bytes of a
+                // prefix of the original's tokens, minus at most a split character.
+                let ids = cl100k().encode(original);
+                let ends: Vec<usize> = ids.iter().scan(0, |end, &id| {
+                    *end += cl100k().token_bytes(id).map_or(0, <[u8]>::len);
+                    Some(*end)
+                }).collect();
+                let at_boundary = ends.iter().any(|&end| end >= sent.len() && end - sent.len() < 4);
+                prop_assert!(at_boundary, "cut at {} is not at a token boundary of {:?}", sent.len(), original);
+                prop_assert!(count + 3 >= limit, "cut too short: {} tokens of {}", count, limit);
+            }
+        }
+        prop_assert_eq!(checked.truncated(), expected_cut.as_slice());
+        prop_assert_eq!(checked.usage().total_tokens, checked.token_counts().iter().sum::<usize>());
+    }
+}
+
+#[test]
+fn token_arrays_are_cut_to_the_limit() {
+    let body = r#"{"model":"text-embedding-3-small","input":[[1,2,3,4,5],[6,7]]}"#;
+    let checked = policy(3).check(body.as_bytes()).expect("valid");
+    assert_eq!(
+        checked.inputs(),
+        &[Input::Tokens(vec![1, 2, 3]), Input::Tokens(vec![6, 7])]
+    );
+    assert_eq!(checked.token_counts(), &[3, 2]);
+    assert_eq!(checked.truncated(), &[0]);
+    assert_eq!(checked.usage().total_tokens, 5);
+}
+
+#[test]
+fn multi_byte_characters_are_never_split() {
+    // Each of these CJK characters is several tokens' worth of bytes in cl100k.
+    let text = "𠜎𠜱𠝹𠱓".repeat(10);
+    for limit in 1..12 {
+        let request = body(std::slice::from_ref(&text));
+        let checked = policy(limit).check(request.as_bytes()).expect("valid");
+        let Input::Text(sent) = &checked.inputs()[0] else {
+            panic!("text")
+        };
+        assert!(text.starts_with(sent.as_ref()));
+        assert!(checked.token_counts()[0] <= limit);
+    }
+}
+
+#[test]
+fn a_megabyte_input_is_cut_quickly_to_8192_tokens() {
+    let text = "lorem ipsum dolor sit amet ".repeat(50_000); // 1.35 MB, over 128 bytes per token
+    let request = body(&[text, "h".into()]);
+    let checked = policy(8192).check(request.as_bytes()).expect("valid");
+    assert_eq!(checked.token_counts(), &[8192, 1]);
+    assert_eq!(checked.truncated(), &[0]);
+}
+
+#[test]
+fn the_request_total_applies_to_what_is_sent() {
+    let limits = Limits::openai()
+        .with_max_input_tokens(4)
+        .with_max_request_tokens(8);
+    let policy = Policy::openai()
+        .with_limits(limits)
+        .with_over_limit(OverLimit::Truncate);
+    let two = format!(
+        r#"{{"model":"text-embedding-3-small","input":[{a},{a}]}}"#,
+        a = "[1,2,3,4,5,6]"
+    );
+    assert_eq!(
+        policy
+            .check(two.as_bytes())
+            .expect("4 + 4 fits")
+            .usage()
+            .total_tokens,
+        8
+    );
+    let three = format!(
+        r#"{{"model":"text-embedding-3-small","input":[{a},{a},[1]]}}"#,
+        a = "[1,2,3,4,5,6]"
+    );
+    let err = policy
+        .check(three.as_bytes())
+        .expect_err("4 + 4 + 1 is over 8");
+    assert_eq!(
+        err.message(),
+        "Requested 9 tokens, max 8 tokens per request"
+    );
+}
