@@ -106,6 +106,7 @@ mod policy;
 mod request;
 mod response;
 mod tokenizer;
+mod vector;
 
 pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
@@ -114,8 +115,15 @@ pub use policy::{
     Model, OverLimit, Policy,
 };
 pub use request::{EncodingFormat, Input, InputForm};
-pub use response::Usage;
+pub use response::{
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, decode_response,
+    encode_response, encode_response_into, merge_responses, transcode_response,
+};
 pub use tokenizer::{Cl100k, cl100k};
+pub use vector::{
+    VectorError, base64_len, decode_base64, decode_base64_into, encode_base64, encode_base64_into,
+    encode_float_array, encode_float_array_into, shorten,
+};
 
 /// The README's examples run as doctests too.
 #[cfg(doctest)]

@@ -1,0 +1,347 @@
+//! Vectors: float32 <-> base64 and JSON float arrays, and shortening to `dimensions`.
+//!
+//! The base64 form is the standard, padded base64 (alphabet `+/`) of the vector's float32
+//! values in little-endian byte order, 4 bytes a value: what OpenAI sends for
+//! `encoding_format: "base64"`. The float form is a JSON array, each value printed as the
+//! shortest decimal that reads back to the same float32.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// Why a vector could not be encoded, decoded or shortened.
+///
+/// Offsets are byte offsets into the base64 text; indices are positions in the vector.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VectorError {
+    /// A byte that is not in the standard base64 alphabet (`A-Z a-z 0-9 + /`), or `=` where
+    /// no padding may be: URL-safe `-` and `_`, whitespace and line breaks all land here.
+    #[error("invalid base64: unexpected byte {byte:#04x} at offset {offset}")]
+    Base64Byte {
+        /// Where it is.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// The text ends with a single symbol, which holds no whole byte.
+    #[error("invalid base64: {symbols} symbols leave one over, which holds no whole byte")]
+    Base64Length {
+        /// How many symbols the text has.
+        symbols: usize,
+    },
+    /// Padding is missing, or there is more of it than the length calls for.
+    #[error("invalid base64: padding is missing or not canonical")]
+    Base64Padding,
+    /// The last symbol before the padding has bits set that encode nothing, so the text
+    /// is not the canonical encoding of its bytes.
+    #[error("invalid base64: the symbol {byte:#04x} at offset {offset} has non-zero trailing bits")]
+    Base64TrailingBits {
+        /// Where the symbol is.
+        offset: usize,
+        /// The symbol.
+        byte: u8,
+    },
+    /// The base64 text is valid but its bytes are not a whole number of float32 values.
+    #[error(
+        "base64 decodes to {bytes} bytes, which is not a whole number of float32 values (4 bytes each)"
+    )]
+    PartialValue {
+        /// How many bytes it decodes to.
+        bytes: usize,
+    },
+    /// NaN or an infinity, which have no JSON form (written as `null` by some encoders;
+    /// never here).
+    #[error("value {index} is {value}, which has no JSON form")]
+    NonFinite {
+        /// Position of the value in the vector.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// An item of a JSON float array that is not a number.
+    #[error("value {index} is not a number")]
+    NotANumber {
+        /// Position of the item in the array.
+        index: usize,
+    },
+    /// A JSON number too large for a float32: it would read as an infinity.
+    #[error("value {index} is out of float32 range")]
+    OutOfRange {
+        /// Position of the item in the array.
+        index: usize,
+    },
+    /// An `embedding` that is neither a JSON array of numbers nor a base64 string.
+    #[error("the embedding is neither an array of numbers nor a base64 string")]
+    NotAVector,
+    /// Asked to shorten a vector to more dimensions than it has.
+    #[error("cannot shorten a vector of {len} values to {dimensions} dimensions")]
+    TooShort {
+        /// How many values the vector has.
+        len: usize,
+        /// The dimensions asked for.
+        dimensions: usize,
+    },
+}
+
+impl From<base64::DecodeError> for VectorError {
+    fn from(err: base64::DecodeError) -> Self {
+        use base64::DecodeError::*;
+        match err {
+            InvalidByte(offset, byte) => VectorError::Base64Byte { offset, byte },
+            InvalidLength(symbols) => VectorError::Base64Length { symbols },
+            InvalidLastSymbol(offset, byte) => VectorError::Base64TrailingBits { offset, byte },
+            InvalidPadding => VectorError::Base64Padding,
+        }
+    }
+}
+
+/// The length of the base64 text of a vector of `dims` float32 values, padding included.
+///
+/// Valid for any `dims` a slice of `f32` can have.
+///
+/// ```
+/// use embedguard::base64_len;
+/// assert_eq!(base64_len(0), 0);
+/// assert_eq!(base64_len(1), 8); // 4 bytes: "AACAPw=="
+/// assert_eq!(base64_len(2), 12); // 8 bytes: one '='
+/// assert_eq!(base64_len(3), 16); // 12 bytes: no padding
+/// assert_eq!(base64_len(3072), 16384);
+/// ```
+pub const fn base64_len(dims: usize) -> usize {
+    // 3 values are 12 bytes are 16 symbols; 1 value is 8 symbols, 2 are 12 (both padded).
+    dims / 3 * 16
+        + match dims % 3 {
+            0 => 0,
+            1 => 8,
+            _ => 12,
+        }
+}
+
+/// Values per chunk when encoding: 192 values are 768 bytes, a multiple of 3, so only the
+/// last chunk can need padding.
+const ENCODE_CHUNK: usize = 192;
+
+/// The base64 text of a vector.
+///
+/// Bit-exact for every float32, NaN payloads, `-0.0` and subnormals included.
+///
+/// ```
+/// use embedguard::encode_base64;
+/// assert_eq!(encode_base64(&[1.0]), "AACAPw==");
+/// assert_eq!(encode_base64(&[1.0, -2.0, 0.5]), "AACAPwAAAMAAAAA/");
+/// assert_eq!(encode_base64(&[]), "");
+/// ```
+pub fn encode_base64(values: &[f32]) -> String {
+    let mut out = String::new();
+    encode_base64_into(values, &mut out);
+    out
+}
+
+/// Appends the base64 text of a vector to `out`, reserving exactly what it needs.
+///
+/// ```
+/// use embedguard::encode_base64_into;
+/// let mut out = String::from("\"");
+/// encode_base64_into(&[f32::from_bits(0x7fc0_0001)], &mut out);
+/// out.push('"');
+/// assert_eq!(out, "\"AQDAfw==\"");
+/// ```
+pub fn encode_base64_into(values: &[f32], out: &mut String) {
+    out.reserve(base64_len(values.len()));
+    let mut bytes = [0u8; ENCODE_CHUNK * 4];
+    for chunk in values.chunks(ENCODE_CHUNK) {
+        for (dst, v) in bytes.chunks_exact_mut(4).zip(chunk) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+        STANDARD.encode_string(&bytes[..chunk.len() * 4], out);
+    }
+}
+
+/// Decodes the base64 text of a vector, strictly.
+///
+/// Only the canonical text is accepted: the standard alphabet (`+/`, not URL-safe `-_`), no
+/// whitespace or line breaks, padding present and exact, no stray bits in the last symbol,
+/// and a whole number of 4-byte values.
+///
+/// ```
+/// use embedguard::{VectorError, decode_base64};
+/// assert_eq!(decode_base64("AACAPwAAAMA=").unwrap(), [1.0, -2.0]);
+/// assert_eq!(decode_base64("AACAPwAAAMA").unwrap_err(), VectorError::Base64Padding);
+/// assert_eq!(
+///     decode_base64("AACAPwAA").unwrap_err().to_string(),
+///     "base64 decodes to 6 bytes, which is not a whole number of float32 values (4 bytes each)"
+/// );
+/// ```
+pub fn decode_base64(text: &str) -> Result<Vec<f32>, VectorError> {
+    let mut out = Vec::new();
+    decode_base64_into(text, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes the base64 text of a vector and appends its values to `out`.
+///
+/// As strict as [`decode_base64`]; on error `out` is left as it was.
+///
+/// ```
+/// use embedguard::decode_base64_into;
+/// let mut values = vec![0.25];
+/// decode_base64_into("AACAPw==", &mut values).unwrap();
+/// assert_eq!(values, [0.25, 1.0]);
+/// assert!(decode_base64_into("AACAPw-=", &mut values).is_err());
+/// assert_eq!(values, [0.25, 1.0]);
+/// ```
+pub fn decode_base64_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> {
+    let bytes = STANDARD.decode(text)?;
+    if bytes.len() % 4 != 0 {
+        return Err(VectorError::PartialValue { bytes: bytes.len() });
+    }
+    out.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+    );
+    Ok(())
+}
+
+/// The JSON array of a vector, each value the shortest decimal that reads back to the same
+/// float32.
+///
+/// Values are printed by ryu on the float32 itself, never widened to f64 first, exactly as
+/// serde_json prints an `f32`: integral values keep a fraction (`1.0`, `-0.0`), very large
+/// and very small magnitudes use an exponent (`1e-7`, `3.4028235e38`). NaN and infinities
+/// have no JSON form: they are an error, never `null`.
+///
+/// ```
+/// use embedguard::encode_float_array;
+/// assert_eq!(encode_float_array(&[1.0, -0.0, 0.1, 1e-7]).unwrap(), "[1.0,-0.0,0.1,1e-7]");
+/// assert_eq!(
+///     encode_float_array(&[0.5, f32::NAN]).unwrap_err().to_string(),
+///     "value 1 is NaN, which has no JSON form"
+/// );
+/// ```
+pub fn encode_float_array(values: &[f32]) -> Result<String, VectorError> {
+    let mut out = String::new();
+    encode_float_array_into(values, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the JSON array of a vector to `out`; see [`encode_float_array`].
+///
+/// On error `out` is left as it was.
+///
+/// ```
+/// use embedguard::encode_float_array_into;
+/// let mut out = String::from(r#"{"embedding":"#);
+/// encode_float_array_into(&[0.25, 3.0], &mut out).unwrap();
+/// assert_eq!(out, r#"{"embedding":[0.25,3.0]"#);
+/// assert!(encode_float_array_into(&[f32::INFINITY], &mut out).is_err());
+/// assert_eq!(out, r#"{"embedding":[0.25,3.0]"#);
+/// ```
+pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), VectorError> {
+    let start = out.len();
+    // Typical unit-vector values print as 10-12 characters, plus the comma.
+    out.reserve(2 + values.len() * 12);
+    out.push('[');
+    let mut buffer = ryu::Buffer::new();
+    for (index, &value) in values.iter().enumerate() {
+        if !value.is_finite() {
+            out.truncate(start);
+            return Err(VectorError::NonFinite { index, value });
+        }
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(buffer.format_finite(value));
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// Parses the text of a JSON array of numbers, each read as a float32 exactly (correctly
+/// rounded from the decimal, not through f64), appending the values to `out`.
+///
+/// `text` must already be valid JSON (serde_json checked it); this only checks that it is an
+/// array whose items are numbers in float32 range. On error `out` is left as it was.
+pub(crate) fn decode_float_array_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> {
+    let start = out.len();
+    let result = parse_float_array(text.trim_matches(is_json_space), out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn is_json_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> {
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return Err(VectorError::NotAVector);
+    };
+    if inner.trim_matches(is_json_space).is_empty() {
+        return Ok(());
+    }
+    // Valid JSON whose items are all numbers has no comma other than the separators; an item
+    // that is not a number (a string could hold commas) is caught at its first byte, before
+    // any later item is looked at.
+    for (index, item) in inner.split(',').enumerate() {
+        let item = item.trim_matches(is_json_space);
+        if !item.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            return Err(VectorError::NotANumber { index });
+        }
+        // Rust's float parsing accepts every JSON number and rounds correctly.
+        let value: f32 = item
+            .parse()
+            .map_err(|_| VectorError::NotANumber { index })?;
+        if value.is_infinite() {
+            return Err(VectorError::OutOfRange { index });
+        }
+        out.push(value);
+    }
+    Ok(())
+}
+
+/// Shortens a vector to `dimensions` values, as OpenAI's `dimensions` does: keeps the first
+/// `dimensions` values, then scales them to unit L2 norm. A zero vector stays zero.
+///
+/// The norm is summed in f64, exact enough that the result has unit norm to within float32
+/// rounding for any finite input (no overflow or underflow: f32 squares fit in f64). A
+/// vector holding NaN or an infinity comes out non-finite. Shortening to the vector's own
+/// length just normalizes it; to more than its length is an error and leaves it unchanged.
+///
+/// ```
+/// use embedguard::shorten;
+/// let mut v = vec![3.0, 4.0, 12.0];
+/// shorten(&mut v, 2).unwrap();
+/// assert_eq!(v, [0.6, 0.8]);
+///
+/// let mut zero = vec![0.0; 4];
+/// shorten(&mut zero, 2).unwrap();
+/// assert_eq!(zero, [0.0, 0.0]);
+///
+/// assert_eq!(
+///     shorten(&mut v, 3).unwrap_err().to_string(),
+///     "cannot shorten a vector of 2 values to 3 dimensions"
+/// );
+/// ```
+pub fn shorten(vector: &mut Vec<f32>, dimensions: usize) -> Result<(), VectorError> {
+    if dimensions > vector.len() {
+        return Err(VectorError::TooShort {
+            len: vector.len(),
+            dimensions,
+        });
+    }
+    vector.truncate(dimensions);
+    let norm = vector
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt();
+    if norm != 0.0 {
+        for v in vector.iter_mut() {
+            *v = (f64::from(*v) / norm) as f32;
+        }
+    }
+    Ok(())
+}
