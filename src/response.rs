@@ -137,7 +137,7 @@ pub enum ResponseError {
     /// The upstream responses do not cover the client's inputs in order: the first must
     /// start at input 0, each later one after the one before, all below the number of inputs.
     #[error(
-        "upstream response {part} starts at input {start}: responses must start at input 0 and go up, each answering at least one of the {inputs} inputs"
+        "upstream response {part} starts at input {start}: responses must start at input 0 and go up, each answering at least one input, all below input {inputs}"
     )]
     InvalidPartStart {
         /// Which upstream response.
@@ -328,7 +328,7 @@ pub struct Embeddings {
 /// let err = decode_response(br#"{"object":"list","data":[{"index":1,"embedding":[]}]}"#);
 /// assert_eq!(
 ///     err.unwrap_err().to_string(),
-///     "upstream response 0 has an item with index 1, but answers only 1 inputs"
+///     "upstream response 0 has an item with index 1, outside 0..1"
 /// );
 /// ```
 pub fn decode_response(body: &[u8]) -> Result<Embeddings, ResponseError> {

@@ -42,9 +42,7 @@ pub enum VectorError {
         byte: u8,
     },
     /// The base64 text is valid but its bytes are not a whole number of float32 values.
-    #[error(
-        "base64 decodes to {bytes} bytes, which is not a whole number of float32 values (4 bytes each)"
-    )]
+    #[error("base64 byte count {bytes} is not a multiple of 4 (float32 values are 4 bytes each)")]
     PartialValue {
         /// How many bytes it decodes to.
         bytes: usize,
@@ -74,7 +72,7 @@ pub enum VectorError {
     #[error("the embedding is neither an array of numbers nor a base64 string")]
     NotAVector,
     /// Asked to shorten a vector to more dimensions than it has.
-    #[error("cannot shorten a vector of {len} values to {dimensions} dimensions")]
+    #[error("cannot shorten a vector of length {len} to length {dimensions}")]
     TooShort {
         /// How many values the vector has.
         len: usize,
@@ -169,7 +167,7 @@ pub fn encode_base64_into(values: &[f32], out: &mut String) {
 /// assert_eq!(decode_base64("AACAPwAAAMA").unwrap_err(), VectorError::Base64Padding);
 /// assert_eq!(
 ///     decode_base64("AACAPwAA").unwrap_err().to_string(),
-///     "base64 decodes to 6 bytes, which is not a whole number of float32 values (4 bytes each)"
+///     "base64 byte count 6 is not a multiple of 4 (float32 values are 4 bytes each)"
 /// );
 /// ```
 pub fn decode_base64(text: &str) -> Result<Vec<f32>, VectorError> {
@@ -206,9 +204,9 @@ pub fn decode_base64_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorEr
 /// The JSON array of a vector, each value the shortest decimal that reads back to the same
 /// float32.
 ///
-/// Values are printed by ryu on the float32 itself, never widened to f64 first, exactly as
-/// serde_json prints an `f32`: integral values keep a fraction (`1.0`, `-0.0`), very large
-/// and very small magnitudes use an exponent (`1e-7`, `3.4028235e38`). NaN and infinities
+/// Values are printed by ryu on the float32 itself, never widened to f64 first: integral
+/// values keep a fraction (`1.0`, `-0.0`), very large and very small magnitudes use an
+/// exponent without a `+` (`1e-7`, `1e13`, `3.4028235e38`). NaN and infinities
 /// have no JSON form: they are an error, never `null`.
 ///
 /// ```
@@ -322,7 +320,7 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
 ///
 /// assert_eq!(
 ///     shorten(&mut v, 3).unwrap_err().to_string(),
-///     "cannot shorten a vector of 2 values to 3 dimensions"
+///     "cannot shorten a vector of length 2 to length 3"
 /// );
 /// ```
 pub fn shorten(vector: &mut Vec<f32>, dimensions: usize) -> Result<(), VectorError> {
