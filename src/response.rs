@@ -107,9 +107,7 @@ pub enum ResponseError {
         column: usize,
     },
     /// An item's `index` is not below the number of inputs the upstream was asked about.
-    #[error(
-        "upstream response {part} has an item with index {index}, but answers only {inputs} inputs"
-    )]
+    #[error("upstream response {part} has an item with index {index}, outside 0..{inputs}")]
     IndexOutOfRange {
         /// Which upstream response.
         part: usize,
@@ -166,7 +164,7 @@ pub enum ResponseError {
     },
     /// Vectors of different lengths in one response.
     #[error(
-        "the vector for input {index} has {len} values, but the one for input 0 has {expected}"
+        "the vector for input {index} has length {len}, but the one for input 0 has length {expected}"
     )]
     LengthMismatch {
         /// The input whose vector differs.
@@ -556,6 +554,7 @@ impl<'t, 'o> DataWriter<'t, 'o> {
 
 /// An upstream's body, with each embedding left as its JSON text until it is needed.
 #[derive(Deserialize)]
+#[serde(expecting = "an embeddings response object")]
 struct UpstreamBody<'a> {
     #[allow(dead_code, reason = "checked while deserializing")]
     object: Tag<List>,
@@ -568,6 +567,7 @@ struct UpstreamBody<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an embedding item object")]
 struct UpstreamItem<'a> {
     #[serde(default)]
     #[allow(dead_code, reason = "checked while deserializing")]
@@ -578,6 +578,7 @@ struct UpstreamItem<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a usage object")]
 struct UpstreamUsage {
     #[serde(default)]
     prompt_tokens: Option<usize>,
