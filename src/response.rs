@@ -8,6 +8,7 @@ use serde::de::{Error as _, Unexpected};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use crate::policy::Checked;
 use crate::request::EncodingFormat;
 use crate::vector::{
     VectorError, decode_base64_into, decode_float_array_into, encode_base64_into,
@@ -82,6 +83,34 @@ impl<'a> ResponseTarget<'a> {
     /// How many inputs the client sent: the number of vectors the response must have.
     pub const fn inputs(&self) -> usize {
         self.token_counts.len()
+    }
+}
+
+impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
+    /// What a checked request asks for: its model as the client named it, its encoding,
+    /// its dimensions and its token counts.
+    ///
+    /// ```
+    /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
+    /// let request = br#"{"model":"text-embedding-3-small","input":["a b","c"],"encoding_format":"base64","dimensions":1}"#;
+    /// let checked = Policy::openai().check(request)?;
+    /// let target = ResponseTarget::from(&checked);
+    /// assert_eq!(target, ResponseTarget::new("text-embedding-3-small", &[2, 1])
+    ///     .with_format(EncodingFormat::Base64)
+    ///     .with_dimensions(Some(1)));
+    ///
+    /// // An upstream that ignores `dimensions` and `encoding_format`, and leaves out usage:
+    /// let upstream = br#"{"object":"list","data":[{"index":0,"embedding":[0.6,0.8]},{"index":1,"embedding":[-3.0,4.0]}],"model":"x"}"#;
+    /// assert_eq!(
+    ///     transcode_response(upstream, &target).unwrap(),
+    ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPw=="},{"object":"embedding","index":1,"embedding":"AACAvw=="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+    /// );
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    fn from(checked: &'a Checked<'_>) -> Self {
+        ResponseTarget::new(checked.model(), checked.token_counts())
+            .with_format(checked.encoding_format())
+            .with_dimensions(checked.dimensions())
     }
 }
 
