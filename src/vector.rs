@@ -277,25 +277,43 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
     let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
         return Err(VectorError::NotAVector);
     };
-    if inner.trim_matches(is_json_space).is_empty() {
+    let bytes = inner.as_bytes();
+    let skip_space = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_space(0);
+    if i == bytes.len() {
         return Ok(());
     }
-    // Valid JSON whose items are all numbers has no comma other than the separators; an item
-    // that is not a number (a string could hold commas) is caught at its first byte, before
-    // any later item is looked at.
-    for (index, item) in inner.split(',').enumerate() {
-        let item = item.trim_matches(is_json_space);
-        if !item.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+    // In valid JSON an item that starts like a number is a number, and runs to the first
+    // byte that cannot be part of one; anything else (a string, null, an array) is not.
+    for index in 0.. {
+        let start = i;
+        while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
+            i += 1;
+        }
+        let number = &inner[start..i];
+        if !number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             return Err(VectorError::NotANumber { index });
         }
-        // Rust's float parsing accepts every JSON number and rounds correctly.
-        let value: f32 = item
+        // Rust's float parsing accepts every JSON number and rounds correctly to f32.
+        let value: f32 = number
             .parse()
             .map_err(|_| VectorError::NotANumber { index })?;
         if value.is_infinite() {
             return Err(VectorError::OutOfRange { index });
         }
         out.push(value);
+        i = skip_space(i);
+        match bytes.get(i) {
+            None => break,
+            Some(b',') => i = skip_space(i + 1),
+            Some(_) => return Err(VectorError::NotANumber { index }),
+        }
     }
     Ok(())
 }

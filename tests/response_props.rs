@@ -87,7 +87,57 @@ fn upstream_body(
     )
 }
 
+/// JSON numbers of every shape: long digit strings, big and small exponents, and decimals
+/// right beside the midpoint between two float32 values (where reading through f64 fails).
+fn json_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (
+            any::<bool>(),
+            "(0|[1-9][0-9]{0,3})",
+            "(\\.[0-9]{1,30})?",
+            "([eE][+-]?[0-9]{1,2})?"
+        )
+            .prop_map(|(neg, int, frac, exp)| format!(
+                "{}{int}{frac}{exp}",
+                if neg { "-" } else { "" }
+            )),
+        (0x0080_0000u32..0x7f7f_ffff, 0usize..3, any::<bool>()).prop_map(|(bits, nudge, neg)| {
+            let low = f64::from(f32::from_bits(bits));
+            let high = f64::from(f32::from_bits(bits + 1));
+            let midpoint = format!("{:e}", (low + high) / 2.0);
+            let (mantissa, exponent) = midpoint.split_once('e').unwrap();
+            let mantissa = if mantissa.contains('.') {
+                mantissa.to_owned()
+            } else {
+                format!("{mantissa}.0")
+            };
+            let nudged = match nudge {
+                0 => mantissa,
+                1 => format!("{mantissa}000000000000000000001"),
+                _ => format!("{mantissa}999999999999999999999"),
+            };
+            format!("{}{nudged}e{exponent}", if neg { "-" } else { "" })
+        }),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn prop_float_items_read_as_float32_exactly(numbers in prop::collection::vec(json_number(), 1..20)) {
+        let body = format!(r#"{{"object":"list","data":[{{"index":0,"embedding":[{}]}}]}}"#, numbers.join(","));
+        let expected: Vec<f32> = numbers.iter().map(|n| n.parse().unwrap()).collect();
+        match expected.iter().position(|v| v.is_infinite()) {
+            None => {
+                let read = decode_response(body.as_bytes()).unwrap();
+                prop_assert_eq!(bits(&read.vectors), bits(&[expected]));
+            }
+            Some(index) => {
+                let err = decode_response(body.as_bytes()).unwrap_err();
+                prop_assert_eq!(err.to_string(), format!("the vector for input 0: value {index} is out of float32 range"));
+            }
+        }
+    }
+
     #[test]
     fn prop_encode_then_read_is_bit_exact(
         (vectors, counts) in request(6, 40),
