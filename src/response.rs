@@ -300,8 +300,9 @@ where
     I: IntoIterator,
     I::Item: AsRef<[f32]>,
 {
-    let mut writer = DataWriter::start(target, out, usize::MAX);
     let mut vectors = vectors.into_iter();
+    let given = vectors.size_hint().0.min(target.inputs());
+    let mut writer = DataWriter::start(target, out, given, usize::MAX);
     for index in 0..target.inputs() {
         let Some(vector) = vectors.next() else {
             return Err(ResponseError::TooFewVectors {
@@ -467,7 +468,7 @@ pub fn merge_responses(
     let given: usize = parts.iter().map(|p| p.body.len()).sum();
     let mut out = String::new();
     // Base64 upstream to float client is the largest growth: about 2.3 times.
-    let mut writer = DataWriter::start(target, &mut out, given.saturating_mul(3));
+    let mut writer = DataWriter::start(target, &mut out, inputs, given.saturating_mul(3));
     let mut usage = Usage::default();
     for (part, p) in parts.iter().enumerate() {
         let end = parts.get(part + 1).map_or(inputs, |next| next.start);
@@ -499,19 +500,27 @@ struct DataWriter<'t, 'o> {
     len: Option<usize>,
     /// A vector being shortened or transcoded.
     scratch: Vec<f32>,
-    /// The most to reserve up front, so that a hostile first vector cannot make the
+    /// How many items to reserve room for once the first is written: no more than exist.
+    reserve_items: usize,
+    /// The most bytes to reserve up front, so that a hostile first vector cannot make the
     /// writer reserve more than a small multiple of what it was given.
     reserve_limit: usize,
 }
 
 impl<'t, 'o> DataWriter<'t, 'o> {
-    fn start(target: &'t ResponseTarget<'t>, out: &'o mut String, reserve_limit: usize) -> Self {
+    fn start(
+        target: &'t ResponseTarget<'t>,
+        out: &'o mut String,
+        reserve_items: usize,
+        reserve_limit: usize,
+    ) -> Self {
         out.push_str(r#"{"object":"list","data":["#);
         DataWriter {
             target,
             out,
             len: target.dimensions,
             scratch: Vec::new(),
+            reserve_items,
             reserve_limit,
         }
     }
@@ -565,10 +574,9 @@ impl<'t, 'o> DataWriter<'t, 'o> {
                 EncodingFormat::Base64 => base64_len(values.len()),
             };
             let item = vector.saturating_add(64);
-            let body = item
-                .saturating_mul(self.target.inputs())
-                .saturating_add(256);
-            self.out.reserve(body.min(self.reserve_limit));
+            let body = item.saturating_mul(self.reserve_items).saturating_add(256);
+            // Only a size hint: if it cannot be had, the body grows as it is written.
+            let _ = self.out.try_reserve(body.min(self.reserve_limit));
         } else {
             self.out.push(',');
         }

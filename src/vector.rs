@@ -95,7 +95,7 @@ impl From<base64::DecodeError> for VectorError {
 
 /// The length of the base64 text of a vector of `dims` float32 values, padding included.
 ///
-/// Valid for any `dims` a slice of `f32` can have.
+/// Exact for any `dims` a slice of `f32` can have; saturates at `usize::MAX` beyond.
 ///
 /// ```
 /// use embedguard::base64_len;
@@ -104,15 +104,16 @@ impl From<base64::DecodeError> for VectorError {
 /// assert_eq!(base64_len(2), 12); // 8 bytes: one '='
 /// assert_eq!(base64_len(3), 16); // 12 bytes: no padding
 /// assert_eq!(base64_len(3072), 16384);
+/// assert_eq!(base64_len(usize::MAX), usize::MAX);
 /// ```
 pub const fn base64_len(dims: usize) -> usize {
     // 3 values are 12 bytes are 16 symbols; 1 value is 8 symbols, 2 are 12 (both padded).
-    dims / 3 * 16
-        + match dims % 3 {
-            0 => 0,
-            1 => 8,
-            _ => 12,
-        }
+    let tail = match dims % 3 {
+        0 => 0,
+        1 => 8,
+        _ => 12,
+    };
+    (dims / 3).saturating_mul(16).saturating_add(tail)
 }
 
 /// Values per chunk when encoding: 192 values are 768 bytes, a multiple of 3, so only the
@@ -238,7 +239,7 @@ pub fn encode_float_array(values: &[f32]) -> Result<String, VectorError> {
 pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), VectorError> {
     let start = out.len();
     // Typical unit-vector values print as 10-12 characters, plus the comma.
-    out.reserve(2 + values.len() * 12);
+    out.reserve(values.len().saturating_mul(12).saturating_add(2));
     out.push('[');
     let mut buffer = ryu::Buffer::new();
     for (index, &value) in values.iter().enumerate() {
