@@ -301,10 +301,7 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
         if !number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             return Err(VectorError::NotANumber { index });
         }
-        // Rust's float parsing accepts every JSON number and rounds correctly to f32.
-        let value: f32 = number
-            .parse()
-            .map_err(|_| VectorError::NotANumber { index })?;
+        let value = parse_f32(number).ok_or(VectorError::NotANumber { index })?;
         if value.is_infinite() {
             return Err(VectorError::OutOfRange { index });
         }
@@ -317,6 +314,26 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
         }
     }
     Ok(())
+}
+
+/// A JSON number read as a float32, correctly rounded (infinite when too large).
+///
+/// Rust's parsers accept every JSON number and round correctly, but the f32 parser's fast
+/// path takes only mantissas below 2^24, which misses most 9-digit values; the f64 parser's
+/// takes them all. So read as f64 first: `x` is the decimal `d` correctly rounded to f64.
+/// Every point where float32 rounding changes direction (the midpoint between two adjacent
+/// normal f32 values, or the one past `f32::MAX`) is itself an f64, and rounding is
+/// monotone, so unless `x` lands exactly on such a midpoint, `d` and `x` lie on the same
+/// side of all of them and round to the same f32. Midpoints (the low 29 bits of the f64
+/// fraction are `1 << 28`) and the subnormal range are read again as f32, directly.
+fn parse_f32(number: &str) -> Option<f32> {
+    let x: f64 = number.parse().ok()?;
+    let bits = x.to_bits();
+    let normal = x.abs() >= f64::from(f32::MIN_POSITIVE);
+    if x == 0.0 || (normal && bits & 0x1fff_ffff != 0x1000_0000) {
+        return Some(x as f32);
+    }
+    number.parse().ok()
 }
 
 /// Shortens a vector to `dimensions` values, as OpenAI's `dimensions` does: keeps the first
