@@ -88,7 +88,7 @@ fn upstream_body(
 }
 
 /// JSON numbers of every shape: long digit strings, big and small exponents, and decimals
-/// right beside the midpoint between two float32 values (where reading through f64 fails).
+/// right beside the midpoint between two float32 values (where rounding to f64 first, then to f32, goes wrong).
 fn json_number() -> impl Strategy<Value = String> {
     prop_oneof![
         (
