@@ -336,8 +336,8 @@ pub struct Embeddings {
 /// Reads an embeddings response body (an upstream's, or one this crate wrote) into vectors.
 ///
 /// Each item's `embedding` may be a JSON array of numbers, each read as a float32 exactly
-/// (correctly rounded from its decimal, never double-rounded through f64), or a base64 string, decoded
-/// strictly. The body must be an object with `"object": "list"` and `data`, an array of
+/// (correctly rounded from its decimal, never double-rounded through f64), or a base64
+/// string, decoded strictly. The body must be an object with `"object": "list"` and `data`, an array of
 /// items with an `index` (each of `0..n` exactly once, in any order) and an `embedding`;
 /// an item's `object`, if present, must be `"embedding"`. `model` and `usage` may be absent;
 /// other members are ignored.

@@ -257,7 +257,8 @@ pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), V
 }
 
 /// Parses the text of a JSON array of numbers, each read as a float32 exactly (correctly
-/// rounded from the decimal, never double-rounded through f64), appending the values to `out`.
+/// rounded from the decimal, never double-rounded through f64), appending the values to
+/// `out`.
 ///
 /// `text` must already be valid JSON (serde_json checked it); this only checks that it is an
 /// array whose items are numbers in float32 range. On error `out` is left as it was.
