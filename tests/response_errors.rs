@@ -328,36 +328,13 @@ fn usage_is_the_upstreams_unless_missing_or_zero() {
             decode_response(out.as_bytes()).unwrap().usage,
         )
     };
-    let seven = Some(Usage {
-        prompt_tokens: 7,
-        total_tokens: 7,
-    });
+    let five = Some(Usage::from_counts(&[5]));
+    let seven = Some(Usage::from_counts(&[7]));
     assert_eq!(
         usage(r#"{"prompt_tokens":5,"total_tokens":5}"#),
-        (
-            Some(Usage {
-                prompt_tokens: 5,
-                total_tokens: 5
-            }),
-            Some(Usage {
-                prompt_tokens: 5,
-                total_tokens: 5
-            })
-        )
+        (five, five)
     );
-    assert_eq!(
-        usage(r#"{"prompt_tokens":5}"#),
-        (
-            Some(Usage {
-                prompt_tokens: 5,
-                total_tokens: 5
-            }),
-            Some(Usage {
-                prompt_tokens: 5,
-                total_tokens: 5
-            })
-        )
-    );
+    assert_eq!(usage(r#"{"prompt_tokens":5}"#), (five, five));
     assert_eq!(
         usage(r#"{"prompt_tokens":0,"total_tokens":0}"#),
         (None, seven)
