@@ -85,6 +85,29 @@
 //! # Ok::<(), embedguard::RequestError>(())
 //! ```
 //!
+//! # Example: vectors and the response
+//!
+//! Vectors travel as float32: base64 of the little-endian bytes, or JSON numbers printed
+//! as the shortest decimal that reads back to the same float32. The upstream's answer is
+//! transcoded to what the client asked for, bit for bit, with the exact usage.
+//!
+//! ```
+//! use embedguard::{Policy, ResponseTarget, decode_base64, encode_base64, transcode_response};
+//!
+//! assert_eq!(encode_base64(&[1.0, -2.0]), "AACAPwAAAMA=");
+//! assert_eq!(decode_base64("AACAPwAAAMA=")?, [1.0, -2.0]);
+//!
+//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64"}"#;
+//! let checked = Policy::openai().check(body)?;
+//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":0,"total_tokens":0}}"#;
+//! let response = transcode_response(upstream, &ResponseTarget::from(&checked))?;
+//! assert_eq!(
+//!     response,
+//!     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}"#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Untrusted input
 //!
 //! Bodies come from anyone, so [`Policy::check`] is built for hostile bytes:
