@@ -125,6 +125,7 @@
 
 mod auth;
 mod error;
+mod plan;
 mod policy;
 mod request;
 mod response;
@@ -133,6 +134,7 @@ mod vector;
 
 pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
+pub use plan::{Part, Plan, Upstream};
 pub use policy::{
     Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
     Model, OverLimit, Policy,

@@ -1,0 +1,409 @@
+//! Planning: a checked request split into upstream calls that respect the upstream's caps.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use crate::error::{ErrorKind, RequestError};
+use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
+use crate::request::{EncodingFormat, Input, InputForm};
+use crate::response::Usage;
+
+/// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
+///
+/// The caps are the upstream's own, often lower than what the gateway accepts from its
+/// clients (e.g. 96 inputs, or 20,000 tokens, a call).
+///
+/// ```
+/// use embedguard::{EncodingFormat, Upstream};
+/// let upstream = Upstream::openai()
+///     .with_max_inputs(96)
+///     .with_max_tokens(20_000)
+///     .with_encoding_format(Some(EncodingFormat::Base64));
+/// assert_eq!(upstream.max_inputs(), 96);
+/// assert_eq!(upstream.max_tokens(), 20_000);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    max_inputs: usize,
+    max_tokens: usize,
+    model: Option<String>,
+    encoding_format: Option<EncodingFormat>,
+    dimensions: bool,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream::openai()
+    }
+}
+
+impl Upstream {
+    /// OpenAI's own caps (2048 inputs, 300,000 tokens a call); the model sent under the
+    /// policy's name for it; vectors asked for in the client's format; `dimensions`
+    /// passed through.
+    pub const fn openai() -> Upstream {
+        Upstream {
+            max_inputs: MAX_INPUTS,
+            max_tokens: MAX_REQUEST_TOKENS,
+            model: None,
+            encoding_format: None,
+            dimensions: true,
+        }
+    }
+
+    /// Sets the most inputs one call may carry; 0 counts as 1.
+    pub const fn with_max_inputs(mut self, n: usize) -> Upstream {
+        self.max_inputs = if n == 0 { 1 } else { n };
+        self
+    }
+
+    /// Sets the most tokens one call may carry, summed over its inputs.
+    pub const fn with_max_tokens(mut self, n: usize) -> Upstream {
+        self.max_tokens = n;
+        self
+    }
+
+    /// Sends every call under this model name instead of the policy's name for the
+    /// model (for an upstream that knows the model by another name).
+    pub fn with_model(mut self, name: impl Into<String>) -> Upstream {
+        self.model = Some(name.into());
+        self
+    }
+
+    /// Asks the upstream for this format whatever the client asked for (`None`: the
+    /// client's format). Base64 is about a quarter of the size of float JSON and
+    /// transcodes bit-exactly to either.
+    pub const fn with_encoding_format(mut self, format: Option<EncodingFormat>) -> Upstream {
+        self.encoding_format = format;
+        self
+    }
+
+    /// Says whether the upstream supports `dimensions`. When it does not, calls leave
+    /// `dimensions` out and the gateway shortens the vectors itself
+    /// ([`Plan::shorten_to`]).
+    pub const fn with_dimensions(mut self, supported: bool) -> Upstream {
+        self.dimensions = supported;
+        self
+    }
+
+    /// The most inputs one call may carry.
+    pub const fn max_inputs(&self) -> usize {
+        self.max_inputs
+    }
+
+    /// The most tokens one call may carry.
+    pub const fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// The model name sent upstream, when set with [`Upstream::with_model`].
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// The format asked of the upstream, when fixed.
+    pub const fn encoding_format(&self) -> Option<EncodingFormat> {
+        self.encoding_format
+    }
+
+    /// Whether the upstream supports `dimensions`.
+    pub const fn supports_dimensions(&self) -> bool {
+        self.dimensions
+    }
+
+    /// Splits a checked request into calls within this upstream's caps.
+    ///
+    /// Inputs keep their order and are never split: each [`Part`] holds a run of
+    /// consecutive inputs, as many as fit (fewest calls), and a request body for the
+    /// upstream in the client's input form, with the model, `dimensions` and `user` of
+    /// the request and the members the policy let through, as written.
+    ///
+    /// # Errors
+    ///
+    /// An input with more tokens than one call may carry cannot be sent without
+    /// cutting it: that is the contract's "maximum context length" 400, with the cap
+    /// as the limit.
+    ///
+    /// ```
+    /// use embedguard::{Policy, Upstream};
+    /// let body = br#"{"model":"text-embedding-3-small","input":["a","b c","d"],"user":"u1"}"#;
+    /// let checked = Policy::openai().check(body)?;
+    /// let plan = Upstream::openai().with_max_inputs(2).plan(&checked)?;
+    /// let parts = plan.parts();
+    /// assert_eq!(parts.len(), 2);
+    /// assert_eq!((parts[1].start(), parts[1].len()), (2, 1));
+    /// assert_eq!(parts[0].token_counts(), &[1, 2]);
+    /// assert_eq!(
+    ///     parts[1].body(),
+    ///     r#"{"model":"text-embedding-3-small","input":["d"],"encoding_format":"float","user":"u1"}"#
+    /// );
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    pub fn plan(&self, checked: &Checked<'_>) -> Result<Plan, RequestError> {
+        let counts = checked.token_counts();
+        let mut ranges = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (index, &count) in counts.iter().enumerate() {
+            if count > self.max_tokens {
+                return Err(ErrorKind::InputTooLong {
+                    index,
+                    tokens_at_least: count,
+                    limit: self.max_tokens,
+                }
+                .into());
+            }
+            if index - start == self.max_inputs || tokens + count > self.max_tokens {
+                ranges.push(start..index);
+                (start, tokens) = (index, 0);
+            }
+            tokens += count;
+        }
+        if start < counts.len() {
+            ranges.push(start..counts.len());
+        }
+        let encoding_format = self.encoding_format.unwrap_or(checked.encoding_format());
+        let send_dimensions = self.dimensions.then(|| checked.dimensions()).flatten();
+        let shorten_to = if self.dimensions {
+            None
+        } else {
+            checked.dimensions()
+        };
+        let head = BodyHead {
+            model: self.model.as_deref().unwrap_or(checked.model_spec().name()),
+            encoding_format,
+            dimensions: send_dimensions,
+            checked,
+        };
+        let parts = ranges
+            .into_iter()
+            .map(|range| Part {
+                start: range.start,
+                token_counts: counts[range.clone()].to_vec(),
+                body: head.body(range),
+            })
+            .collect();
+        Ok(Plan {
+            parts,
+            encoding_format,
+            shorten_to,
+            usage: checked.usage(),
+        })
+    }
+}
+
+/// A request split into upstream calls, in input order. Made by [`Upstream::plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    parts: Vec<Part>,
+    encoding_format: EncodingFormat,
+    shorten_to: Option<usize>,
+    usage: Usage,
+}
+
+impl Plan {
+    /// The calls, in input order; together they hold every input exactly once.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The calls, owned (to move each body into its own task).
+    pub fn into_parts(self) -> Vec<Part> {
+        self.parts
+    }
+
+    /// The format every call asks the upstream for.
+    pub fn encoding_format(&self) -> EncodingFormat {
+        self.encoding_format
+    }
+
+    /// The `dimensions` the gateway must shorten vectors to itself, because the client
+    /// asked for them and the upstream does not support them.
+    pub fn shorten_to(&self) -> Option<usize> {
+        self.shorten_to
+    }
+
+    /// The whole request's usage: the sum over the parts.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+}
+
+/// One upstream call: a run of consecutive inputs and its request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    start: usize,
+    token_counts: Vec<usize>,
+    body: String,
+}
+
+impl Part {
+    /// The client's position of this call's first input: the upstream's `index` 0.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// How many inputs this call carries.
+    pub fn len(&self) -> usize {
+        self.token_counts.len()
+    }
+
+    /// Always false: a part carries at least one input.
+    pub fn is_empty(&self) -> bool {
+        self.token_counts.is_empty()
+    }
+
+    /// The client's positions of this call's inputs.
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.start + self.len()
+    }
+
+    /// The exact token count of each input of this call, in order.
+    pub fn token_counts(&self) -> &[usize] {
+        &self.token_counts
+    }
+
+    /// This call's usage: what the upstream should report, and what to count when it
+    /// reports nothing.
+    pub fn usage(&self) -> Usage {
+        Usage::from_counts(&self.token_counts)
+    }
+
+    /// The request body to send (JSON).
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The request body, owned.
+    pub fn into_body(self) -> String {
+        self.body
+    }
+}
+
+/// Everything a part's body shares with the others.
+struct BodyHead<'c, 'a> {
+    model: &'c str,
+    encoding_format: EncodingFormat,
+    dimensions: Option<usize>,
+    checked: &'c Checked<'a>,
+}
+
+impl BodyHead<'_, '_> {
+    fn body(&self, range: Range<usize>) -> String {
+        let checked = self.checked;
+        let inputs = &checked.inputs()[range];
+        let mut out = String::with_capacity(128 + inputs.iter().map(input_len_hint).sum::<usize>());
+        out.push_str("{\"model\":");
+        push_json_string(&mut out, self.model);
+        out.push_str(",\"input\":");
+        match checked.input_form() {
+            InputForm::String | InputForm::TokenArray => {
+                // One input: the client's form is the upstream's.
+                inputs.iter().for_each(|input| push_input(&mut out, input));
+            }
+            InputForm::Strings | InputForm::TokenArrays => {
+                out.push('[');
+                for (i, input) in inputs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_input(&mut out, input);
+                }
+                out.push(']');
+            }
+        }
+        out.push_str(",\"encoding_format\":\"");
+        out.push_str(self.encoding_format.as_str());
+        out.push('"');
+        if let Some(n) = self.dimensions {
+            let _ = write!(out, ",\"dimensions\":{n}");
+        }
+        if let Some(user) = checked.user() {
+            out.push_str(",\"user\":");
+            push_json_string(&mut out, user);
+        }
+        for (name, value) in checked.extra_members() {
+            out.push(',');
+            push_json_string(&mut out, name);
+            out.push(':');
+            out.push_str(value);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// About how many bytes an input takes in a body.
+fn input_len_hint(input: &Input<'_>) -> usize {
+    match input {
+        Input::Text(text) => text.len() + 3,
+        Input::Tokens(ids) => ids.len() * 7 + 3,
+    }
+}
+
+fn push_input(out: &mut String, input: &Input<'_>) {
+    match input {
+        Input::Text(text) => push_json_string(out, text),
+        Input::Tokens(ids) => {
+            out.push('[');
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{id}");
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// Writes `text` as a JSON string: `"` and `\` escaped, control characters as
+/// `\n`-style or `\u00XX` escapes, everything else as is (JSON is UTF-8).
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> String {
+        let mut out = String::new();
+        push_json_string(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn json_strings_escape_what_json_requires() {
+        assert_eq!(json("plain"), r#""plain""#);
+        assert_eq!(json("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(json("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(json("\u{0}\u{1f}\u{7f}é😀"), "\"\\u0000\\u001f\u{7f}é😀\"");
+        for text in ["", "\u{0}x\"", "ünï\u{1}cödé\\"] {
+            let back: String = serde_json::from_str(&json(text)).unwrap();
+            assert_eq!(back, text);
+        }
+    }
+}

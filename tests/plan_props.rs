@@ -1,0 +1,253 @@
+//! Planning: every part is a valid request within the caps, the parts hold every input
+//! once and in order, and the split uses the fewest calls.
+
+use embedguard::{Checked, EncodingFormat, ErrorKind, Input, Policy, Upstream};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// The policy the client's request and every part are checked with.
+fn policy() -> Policy {
+    Policy::openai()
+        .allow_member("metadata")
+        .allow_member("priority")
+}
+
+/// A client request: its body, built from generated parts.
+#[derive(Debug, Clone)]
+struct Request {
+    body: String,
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z ]{1,12}",
+        "\\PC{1,10}",
+        Just("\"quoted\" \\ back\nslash\t\u{0}\u{1f}".to_string()),
+        Just("<|endoftext|>".to_string()),
+        Just("   ".to_string()),
+    ]
+}
+
+fn ids() -> impl Strategy<Value = Vec<u32>> {
+    prop::collection::vec(
+        prop_oneof![0u32..100_256, Just(100_257), Just(100_276)],
+        1..12,
+    )
+}
+
+fn input() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        1 => text().prop_map(Value::from),
+        3 => prop::collection::vec(text(), 1..40).prop_map(Value::from),
+        1 => ids().prop_map(Value::from),
+        3 => prop::collection::vec(ids(), 1..40).prop_map(Value::from),
+    ]
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (
+        input(),
+        prop_oneof![
+            Just(("text-embedding-3-small", None)),
+            (1usize..=1536).prop_map(|n| ("text-embedding-3-small", Some(n))),
+            Just(("text-embedding-ada-002", None)),
+        ],
+        prop_oneof![Just(None), Just(Some("float")), Just(Some("base64"))],
+        prop::option::of("[a-z0-9\"\\\\]{0,8}"),
+        any::<bool>(),
+    )
+        .prop_map(|(input, (model, dimensions), format, user, extras)| {
+            let mut body = json!({ "input": input, "model": model });
+            if let Some(n) = dimensions {
+                body["dimensions"] = json!(n);
+            }
+            if let Some(format) = format {
+                body["encoding_format"] = json!(format);
+            }
+            if let Some(user) = user {
+                body["user"] = json!(user);
+            }
+            let mut body = body.to_string();
+            if extras {
+                body.pop();
+                body.push_str(r#","metadata": {"a" : [1, 2.50]},"priority":null}"#);
+            }
+            Request { body }
+        })
+}
+
+fn upstream() -> impl Strategy<Value = Upstream> {
+    (
+        1usize..20,
+        1usize..120,
+        prop_oneof![
+            Just(None),
+            Just(Some(EncodingFormat::Float)),
+            Just(Some(EncodingFormat::Base64))
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(inputs, tokens, format, dimensions)| {
+            Upstream::openai()
+                .with_max_inputs(inputs)
+                .with_max_tokens(tokens)
+                .with_encoding_format(format)
+                .with_dimensions(dimensions)
+        })
+}
+
+/// What a part must ask for, field by field, given the client's request.
+fn assert_part_matches(part: &Checked<'_>, client: &Checked<'_>, upstream: &Upstream) {
+    assert_eq!(part.model(), client.model_spec().name());
+    assert_eq!(
+        part.encoding_format(),
+        upstream
+            .encoding_format()
+            .unwrap_or(client.encoding_format())
+    );
+    let sent_dimensions = client
+        .dimensions()
+        .filter(|_| upstream.supports_dimensions());
+    assert_eq!(part.dimensions(), sent_dimensions);
+    assert_eq!(part.user(), client.user());
+    assert_eq!(part.extra_members(), client.extra_members());
+    assert_eq!(part.input_form(), client.input_form());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn prop_parts_are_valid_requests_within_caps_in_order(
+        request in request(),
+        upstream in upstream(),
+    ) {
+        let policy = policy();
+        let client = policy.check(request.body.as_bytes()).expect("generated requests are valid");
+        let counts = client.token_counts();
+        let plan = match upstream.plan(&client) {
+            Ok(plan) => plan,
+            Err(err) => {
+                // Only an input larger than a whole call may fail, and it is the first.
+                let first = counts.iter().position(|&c| c > upstream.max_tokens());
+                prop_assert_eq!(err.status(), 400);
+                prop_assert_eq!(
+                    err.kind(),
+                    &ErrorKind::InputTooLong {
+                        index: first.expect("an input over the cap"),
+                        tokens_at_least: counts[first.unwrap()],
+                        limit: upstream.max_tokens(),
+                    }
+                );
+                prop_assert_eq!(
+                    err.message(),
+                    format!("Invalid 'input': maximum context length is {} tokens.", upstream.max_tokens())
+                );
+                return Ok(());
+            }
+        };
+        prop_assert!(counts.iter().all(|&c| c <= upstream.max_tokens()));
+        prop_assert_eq!(plan.usage(), client.usage());
+        prop_assert_eq!(
+            plan.shorten_to(),
+            client.dimensions().filter(|_| !upstream.supports_dimensions())
+        );
+        let mut next = 0;
+        let mut inputs: Vec<Input<'_>> = Vec::new();
+        for (p, part) in plan.parts().iter().enumerate() {
+            prop_assert_eq!(part.start(), next);
+            prop_assert!(!part.is_empty());
+            prop_assert_eq!(part.range(), next..next + part.len());
+            prop_assert_eq!(part.token_counts(), &counts[part.range()]);
+            let tokens: usize = part.token_counts().iter().sum();
+            prop_assert!(part.len() <= upstream.max_inputs());
+            prop_assert!(tokens <= upstream.max_tokens());
+            prop_assert_eq!(part.usage().total_tokens, tokens);
+            // Fewest calls: the next input would not have fit in this one.
+            if p + 1 < plan.parts().len() {
+                let following = counts[part.range().end];
+                prop_assert!(
+                    part.len() == upstream.max_inputs() || tokens + following > upstream.max_tokens()
+                );
+            }
+            let checked = policy.check(part.body().as_bytes());
+            prop_assert!(checked.is_ok(), "part {} is not a valid request: {}", p, part.body());
+            let checked = checked.unwrap();
+            assert_part_matches(&checked, &client, &upstream);
+            prop_assert_eq!(checked.token_counts(), part.token_counts());
+            inputs.extend(checked.inputs().iter().cloned());
+            next = part.range().end;
+        }
+        prop_assert_eq!(next, counts.len());
+        prop_assert_eq!(&inputs[..], client.inputs());
+    }
+}
+
+#[test]
+fn a_model_alias_is_sent_under_the_policy_name_or_the_upstream_name() {
+    let policy = Policy::openai().with_model(
+        embedguard::Model::new("text-embedding-3-small", 1536)
+            .with_dimensions(true)
+            .with_alias("small"),
+    );
+    let checked = policy
+        .check(br#"{"model":"small","input":"hi","dimensions":8}"#)
+        .unwrap();
+    let plan = Upstream::openai().plan(&checked).unwrap();
+    assert_eq!(
+        plan.parts()[0].body(),
+        r#"{"model":"text-embedding-3-small","input":"hi","encoding_format":"float","dimensions":8}"#
+    );
+    let plan = Upstream::openai()
+        .with_model("embed-small@v3")
+        .with_dimensions(false)
+        .with_encoding_format(Some(EncodingFormat::Base64))
+        .plan(&checked)
+        .unwrap();
+    assert_eq!(
+        plan.parts()[0].body(),
+        r#"{"model":"embed-small@v3","input":"hi","encoding_format":"base64"}"#
+    );
+    assert_eq!(plan.shorten_to(), Some(8));
+    assert_eq!(plan.encoding_format(), EncodingFormat::Base64);
+}
+
+#[test]
+fn two_thousand_inputs_over_a_cap_of_96_make_21_calls() {
+    let inputs: Vec<String> = (0..2000).map(|i| format!("input number {i}")).collect();
+    let body = json!({"model": "text-embedding-3-small", "input": inputs}).to_string();
+    let checked = Policy::openai().check(body.as_bytes()).unwrap();
+    let plan = Upstream::openai()
+        .with_max_inputs(96)
+        .plan(&checked)
+        .unwrap();
+    let sizes: Vec<usize> = plan.parts().iter().map(|p| p.len()).collect();
+    assert_eq!(sizes.len(), 21);
+    assert!(sizes[..20].iter().all(|&n| n == 96));
+    assert_eq!(sizes[20], 2000 - 20 * 96);
+    assert_eq!(plan.parts()[20].start(), 1920);
+}
+
+#[test]
+fn a_token_cap_splits_by_tokens_and_an_input_over_it_is_a_400() {
+    let body = br#"{"model":"text-embedding-3-small","input":[[1,2,3],[4,5],[6,7],[8,9,10,11]]}"#;
+    let checked = Policy::openai().check(body).unwrap();
+    let plan = Upstream::openai()
+        .with_max_tokens(5)
+        .plan(&checked)
+        .unwrap();
+    let ranges: Vec<_> = plan.parts().iter().map(|p| p.range()).collect();
+    assert_eq!(ranges, vec![0..2, 2..3, 3..4]);
+    assert_eq!(
+        plan.parts()[0].body(),
+        r#"{"model":"text-embedding-3-small","input":[[1,2,3],[4,5]],"encoding_format":"float"}"#
+    );
+    let err = Upstream::openai()
+        .with_max_tokens(3)
+        .plan(&checked)
+        .unwrap_err();
+    assert_eq!(
+        err.to_json(),
+        r#"{"error":{"message":"Invalid 'input': maximum context length is 3 tokens.","type":"invalid_request_error","param":null,"code":null}}"#
+    );
+}
