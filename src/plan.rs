@@ -192,6 +192,43 @@ impl Upstream {
 }
 
 /// A request split into upstream calls, in input order. Made by [`Upstream::plan`].
+///
+/// # Example: split, send, merge
+///
+/// ```
+/// use embedguard::{
+///     EncodingFormat, Policy, ResponseTarget, Upstream, UpstreamPart, merge_responses,
+/// };
+///
+/// let body = br#"{"model":"text-embedding-3-small","input":["a","b","c"],"dimensions":2}"#;
+/// let checked = Policy::openai().check(body)?;
+/// let upstream = Upstream::openai()
+///     .with_max_inputs(2)
+///     .with_encoding_format(Some(EncodingFormat::Base64));
+/// let plan = upstream.plan(&checked)?;
+///
+/// // Send each part's body to the upstream (concurrently, if you like); here, canned
+/// // answers, the first without usage.
+/// let answers = [
+///     r#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AACAPwAAAAA="},{"object":"embedding","index":0,"embedding":"AAAAAAAAgD8="}],"model":"x"}"#,
+///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAAA="}],"model":"x","usage":{"prompt_tokens":1,"total_tokens":1}}"#,
+/// ];
+/// let parts: Vec<UpstreamPart<'_>> = plan
+///     .parts()
+///     .iter()
+///     .zip(answers)
+///     .map(|(part, answer)| UpstreamPart { start: part.start(), body: answer.as_bytes() })
+///     .collect();
+/// let target = ResponseTarget::new(checked.model(), checked.token_counts())
+///     .with_format(checked.encoding_format())
+///     .with_dimensions(checked.dimensions());
+/// let merged = merge_responses(&parts, &target).expect("valid upstream answers");
+/// assert_eq!(
+///     merged,
+///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0,1.0]},{"object":"embedding","index":1,"embedding":[1.0,0.0]},{"object":"embedding","index":2,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+/// );
+/// # Ok::<(), embedguard::RequestError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     parts: Vec<Part>,
