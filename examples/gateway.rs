@@ -8,7 +8,9 @@
 //!
 //! `POST /v1/embeddings`, in order:
 //! 1. the client's key (`Authorization: Bearer sk-gateway-...`, one of the `--key`s): 401;
-//! 2. the body, with embedguard's policy: 413, 400 or 404, in OpenAI's words;
+//! 2. the body, with embedguard's policy: 413, 400 or 404, in OpenAI's words (with
+//!    `--truncate`, an input over 8192 tokens is cut to 8192 instead of rejected, and
+//!    the response says which in an `x-embedguard-truncated: 0,5` header);
 //! 3. a plan: the inputs split, in order, into calls within the upstream's caps
 //!    (`--max-batch` inputs, `--max-tokens` tokens a call); each call asks for base64,
 //!    which is compact and converts bit-exactly to either format (with
@@ -36,21 +38,26 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use embedguard::{
-    EncodingFormat, ErrorKind, KeySet, Policy, RequestError, ResponseTarget, Upstream,
+    EncodingFormat, ErrorKind, KeySet, OverLimit, Policy, RequestError, ResponseTarget, Upstream,
     UpstreamPart, merge_responses,
 };
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
 const USAGE: &str = "usage: gateway --upstream URL --key KEY [--key KEY]... [--listen ADDR] \
-[--max-batch N] [--max-tokens N] [--upstream-without-dimensions] [--concurrency N] [--timeout SECONDS]
+[--max-batch N] [--max-tokens N] [--upstream-without-dimensions] [--truncate] \
+[--concurrency N] [--timeout SECONDS]
   the upstream's own key, if it needs one, comes from EMBEDGUARD_UPSTREAM_KEY";
+
+/// With `--truncate`: the positions of the inputs that were cut, e.g. `0,5`.
+const TRUNCATED_HEADER: &str = "x-embedguard-truncated";
 
 /// The environment variable holding the upstream's key.
 const UPSTREAM_KEY_VAR: &str = "EMBEDGUARD_UPSTREAM_KEY";
 
 struct Config {
     listen: SocketAddr,
+    policy: Policy,
     upstream_url: String,
     keys: KeySet,
     upstream: Upstream,
@@ -114,7 +121,7 @@ fn main() -> ExitCode {
         }
     };
     let gateway = Gateway {
-        policy: Policy::openai(),
+        policy: config.policy,
         keys: config.keys,
         upstream: config.upstream,
         endpoint: format!("{}/embeddings", config.upstream_url.trim_end_matches('/')),
@@ -146,6 +153,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
     let mut upstream_url = None;
     let mut keys = KeySet::new();
     let mut upstream = Upstream::openai().with_encoding_format(Some(EncodingFormat::Base64));
+    let mut policy = Policy::openai();
     let mut concurrency = 8;
     let mut timeout = Duration::from_secs(60);
     while let Some(arg) = args.next() {
@@ -165,6 +173,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--max-batch" => upstream = upstream.with_max_inputs(number(value()?)?),
             "--max-tokens" => upstream = upstream.with_max_tokens(number(value()?)?),
             "--upstream-without-dimensions" => upstream = upstream.with_dimensions(false),
+            "--truncate" => policy = policy.with_over_limit(OverLimit::Truncate),
             "--concurrency" => concurrency = number(value()?)?,
             "--timeout" => timeout = Duration::from_secs(number(value()?)? as u64),
             _ => return Err(format!("unknown argument: {arg}")),
@@ -181,6 +190,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
     }
     Ok(Config {
         listen,
+        policy,
         upstream_url,
         keys,
         upstream,
@@ -207,16 +217,23 @@ async fn embeddings(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (status, body) = match gateway.answer(&headers, body).await {
-        Ok(body) => (StatusCode::OK, body),
-        Err(failure) => (failure.status, failure.body),
+    let (status, body, truncated) = match gateway.answer(&headers, body).await {
+        Ok((body, truncated)) => (StatusCode::OK, body, truncated),
+        Err(failure) => (failure.status, failure.body, Vec::new()),
     };
     eprintln!(
         "POST /v1/embeddings {} {}ms",
         status.as_u16(),
         started.elapsed().as_millis()
     );
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if !truncated.is_empty() {
+        let list: Vec<String> = truncated.iter().map(usize::to_string).collect();
+        if let Ok(value) = list.join(",").parse() {
+            response.headers_mut().insert(TRUNCATED_HEADER, value);
+        }
+    }
+    response
 }
 
 /// OpenAI answers unknown paths with a 404 in its own shape.
@@ -231,7 +248,12 @@ async fn not_found(method: axum::http::Method, uri: Uri) -> Response {
 }
 
 impl Gateway {
-    async fn answer(self: &Arc<Self>, headers: &HeaderMap, body: Body) -> Result<String, Failure> {
+    /// The response body, and the positions of the inputs that were cut.
+    async fn answer(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<(String, Vec<usize>), Failure> {
         // 1. The key comes before everything else, the body included.
         let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
         let key = self.keys.check_header(authorization)?;
@@ -241,8 +263,9 @@ impl Gateway {
         // 3. The calls.
         let plan = self.upstream.plan(&checked)?;
         eprintln!(
-            "key #{key}: {} inputs, {} tokens, {} upstream calls",
+            "key #{key}: {} inputs ({} cut), {} tokens, {} upstream calls",
             checked.inputs().len(),
+            checked.truncated().len(),
             checked.usage().total_tokens,
             plan.parts().len()
         );
@@ -266,6 +289,7 @@ impl Gateway {
             bodies.push(answer?);
         }
         // 5. Merged and transcoded off the connection threads: it is CPU work.
+        let truncated = checked.truncated().to_vec();
         let model = checked.model().to_owned();
         let counts = checked.token_counts().to_vec();
         let (format, dimensions) = (checked.encoding_format(), checked.dimensions());
@@ -283,7 +307,7 @@ impl Gateway {
         })
         .await;
         match merged {
-            Ok(Ok(body)) => Ok(body),
+            Ok(Ok(body)) => Ok((body, truncated)),
             Ok(Err(reason)) => {
                 eprintln!("upstream answered an unusable response: {reason}");
                 Err(Failure::upstream(

@@ -183,9 +183,9 @@ fn openai_python_sdk_through_the_gateway() {
         ("NO_PROXY", "127.0.0.1,localhost"),
     ];
     let gateway = start("gateway", &gateway_args(&[]), &envs);
-    let shortening = start(
+    let second = start(
         "gateway",
-        &gateway_args(&["--upstream-without-dimensions"]),
+        &gateway_args(&["--upstream-without-dimensions", "--truncate"]),
         &envs,
     );
 
@@ -197,7 +197,7 @@ fn openai_python_sdk_through_the_gateway() {
         .env("EMBEDGUARD_UPSTREAM_URL", &upstream.url)
         .env("EMBEDGUARD_UPSTREAM_KEY", UPSTREAM_KEY)
         .env("EMBEDGUARD_UPSTREAM_MAX_BATCH", MAX_BATCH)
-        .env("EMBEDGUARD_SHORTENING_GATEWAY_URL", &shortening.url)
+        .env("EMBEDGUARD_SECOND_GATEWAY_URL", &second.url)
         // The SDK would otherwise pick these up from the machine.
         .env_remove("OPENAI_BASE_URL")
         .env_remove("OPENAI_API_KEY")

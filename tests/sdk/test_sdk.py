@@ -8,8 +8,9 @@ loopback ports and passes their URLs and keys in the environment:
   EMBEDGUARD_UPSTREAM_URL   the upstream the gateway calls, asked directly for reference
   EMBEDGUARD_UPSTREAM_KEY   the upstream's key
   EMBEDGUARD_UPSTREAM_MAX_BATCH  the upstream's cap on inputs per call
-  EMBEDGUARD_SHORTENING_GATEWAY_URL  a second gateway, run with
-                            --upstream-without-dimensions: it shortens vectors itself
+  EMBEDGUARD_SECOND_GATEWAY_URL  a second gateway, run with --upstream-without-dimensions
+                            (it shortens vectors itself) and --truncate (it cuts inputs
+                            over 8192 tokens instead of rejecting them)
 
 Every vector the gateway answers is compared with the upstream's own answer, bit for bit
 as float32. Prints one line per scenario and "N passed, N failed" at the end; exits 1 if
@@ -43,8 +44,8 @@ INVALID_INPUT = (
 
 # No retries: an error must surface as the exception of its status, at once.
 gateway = OpenAI(base_url=GATEWAY_URL, api_key=GATEWAY_KEY, max_retries=0, timeout=120)
-shortening = OpenAI(
-    base_url=os.environ["EMBEDGUARD_SHORTENING_GATEWAY_URL"],
+second = OpenAI(
+    base_url=os.environ["EMBEDGUARD_SECOND_GATEWAY_URL"],
     api_key=GATEWAY_KEY,
     max_retries=0,
     timeout=120,
@@ -121,7 +122,7 @@ def test_dimensions():
     same_vectors(got.data, want.data)
     assert got.model == "text-embedding-3-large"
     # A gateway whose upstream cannot shorten does it itself, to the same bits.
-    for client in (gateway, shortening):
+    for client in (gateway, second):
         for encoding_format in ("float", "base64"):
             got = client.embeddings.create(
                 model="text-embedding-3-small",
@@ -153,6 +154,32 @@ def test_token_arrays():
     one = gateway.embeddings.create(model=SMALL, input=[15339, 1917], encoding_format="float")
     same_vectors(one.data, text.data)
     assert one.usage.prompt_tokens == 2
+
+
+def test_truncation_when_the_gateway_chooses_it():
+    long_ids = [(i * 7919) % 100000 for i in range(9000)]
+    long_text = "word " * 9000
+    raw = second.embeddings.with_raw_response.create(
+        model=SMALL, input=[long_ids, long_ids[:10]], encoding_format="float"
+    )
+    assert raw.http_response.headers["x-embedguard-truncated"] == "0"
+    got = raw.parse()
+    want = upstream.embeddings.create(
+        model=SMALL, input=[long_ids[:8192], long_ids[:10]], encoding_format="float"
+    )
+    same_vectors(got.data, want.data)
+    assert got.usage.prompt_tokens == got.usage.total_tokens == 8192 + 10
+    got = second.embeddings.create(model=SMALL, input=["hi", long_text])
+    assert got.usage.prompt_tokens == 1 + 8192
+    # The default gateway rejects what the second one cuts, as OpenAI does.
+    expect_error(
+        openai.BadRequestError,
+        400,
+        "Invalid 'input': maximum context length is 8192 tokens.",
+        None,
+        model=SMALL,
+        input=long_text,
+    )
 
 
 def test_2000_inputs_split_and_merged_in_order():
