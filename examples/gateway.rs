@@ -384,7 +384,8 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         return Err(too_large(len));
     }
     let mut body = body;
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    // Trust a declared length for the first MiB only: a client may claim more than it sends.
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(1 << 20));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Failure {
             status: StatusCode::BAD_REQUEST,

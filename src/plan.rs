@@ -142,7 +142,7 @@ impl Upstream {
     pub fn plan(&self, checked: &Checked<'_>) -> Result<Plan, RequestError> {
         let counts = checked.token_counts();
         let mut ranges = Vec::new();
-        let (mut start, mut tokens) = (0, 0);
+        let (mut start, mut tokens) = (0, 0usize);
         for (index, &count) in counts.iter().enumerate() {
             if count > self.max_tokens {
                 return Err(ErrorKind::InputTooLong {
@@ -152,7 +152,7 @@ impl Upstream {
                 }
                 .into());
             }
-            if index - start == self.max_inputs || tokens + count > self.max_tokens {
+            if index - start == self.max_inputs || tokens.saturating_add(count) > self.max_tokens {
                 ranges.push(start..index);
                 (start, tokens) = (index, 0);
             }
@@ -162,12 +162,8 @@ impl Upstream {
             ranges.push(start..counts.len());
         }
         let encoding_format = self.encoding_format.unwrap_or(checked.encoding_format());
-        let send_dimensions = self.dimensions.then(|| checked.dimensions()).flatten();
-        let shorten_to = if self.dimensions {
-            None
-        } else {
-            checked.dimensions()
-        };
+        let send_dimensions = checked.dimensions().filter(|_| self.dimensions);
+        let shorten_to = checked.dimensions().filter(|_| !self.dimensions);
         let head = BodyHead {
             model: self.model.as_deref().unwrap_or(checked.model_spec().name()),
             encoding_format,
