@@ -242,6 +242,10 @@ fn a_token_cap_splits_by_tokens_and_an_input_over_it_is_a_400() {
         plan.parts()[0].body(),
         r#"{"model":"text-embedding-3-small","input":[[1,2,3],[4,5]],"encoding_format":"float"}"#
     );
+    let unbounded = Upstream::openai()
+        .with_max_tokens(usize::MAX)
+        .with_max_inputs(usize::MAX);
+    assert_eq!(unbounded.plan(&checked).unwrap().parts().len(), 1);
     let err = Upstream::openai()
         .with_max_tokens(3)
         .plan(&checked)
