@@ -288,7 +288,8 @@ impl Gateway {
                 .unwrap_or_else(|_| Err(Failure::upstream("The upstream call failed.")));
             bodies.push(answer?);
         }
-        // 5. Merged and transcoded off the connection threads: it is CPU work.
+        // 5. Merged and transcoded off the connection threads: it is CPU work. The
+        //    target is `ResponseTarget::from(&checked)`, rebuilt from owned parts.
         let truncated = checked.truncated().to_vec();
         let model = checked.model().to_owned();
         let counts = checked.token_counts().to_vec();

@@ -132,10 +132,8 @@ impl Server {
             Input::Text(text) => embed(&cl100k().encode(text), native),
             Input::Tokens(ids) => embed(ids, native),
         });
-        let target = ResponseTarget::new(checked.model(), checked.token_counts())
-            .with_format(checked.encoding_format())
-            .with_dimensions(checked.dimensions());
         // Hashed unit vectors are finite, and there is one per input.
+        let target = ResponseTarget::from(&checked);
         Ok(encode_response(vectors, &target).expect("finite vectors, one per input"))
     }
 }

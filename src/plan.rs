@@ -215,10 +215,7 @@ impl Upstream {
 ///     .zip(answers)
 ///     .map(|(part, answer)| UpstreamPart { start: part.start(), body: answer.as_bytes() })
 ///     .collect();
-/// let target = ResponseTarget::new(checked.model(), checked.token_counts())
-///     .with_format(checked.encoding_format())
-///     .with_dimensions(checked.dimensions());
-/// let merged = merge_responses(&parts, &target).expect("valid upstream answers");
+/// let merged = merge_responses(&parts, &ResponseTarget::from(&checked)).expect("valid upstream answers");
 /// assert_eq!(
 ///     merged,
 ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0,1.0]},{"object":"embedding","index":1,"embedding":[1.0,0.0]},{"object":"embedding","index":2,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#

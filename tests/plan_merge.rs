@@ -59,10 +59,7 @@ fn upstream_answer(body: &[u8], usage: u8) -> String {
 }
 
 fn respond(checked: &Checked<'_>) -> String {
-    let target = ResponseTarget::new(checked.model(), checked.token_counts())
-        .with_format(checked.encoding_format())
-        .with_dimensions(checked.dimensions());
-    encode_response(checked.inputs().iter().map(embed), &target).unwrap()
+    encode_response(checked.inputs().iter().map(embed), &checked.into()).unwrap()
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -145,10 +142,7 @@ proptest! {
             .zip(&answers)
             .map(|(part, answer)| UpstreamPart { start: part.start(), body: answer.as_bytes() })
             .collect();
-        let target = ResponseTarget::new(client.model(), client.token_counts())
-            .with_format(client.encoding_format())
-            .with_dimensions(client.dimensions());
-        let merged = merge_responses(&parts, &target).unwrap();
+        let merged = merge_responses(&parts, &ResponseTarget::from(&client)).unwrap();
         let one_call = respond(&client);
         prop_assert_eq!(&merged, &one_call);
         let read = decode_response(merged.as_bytes()).unwrap();
