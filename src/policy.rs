@@ -424,10 +424,20 @@ fn count_inputs(
                     limit,
                 });
             }
-            (None, OverLimit::Truncate) => {
-                truncated.push(index);
-                truncate(input, limit)
-            }
+            (None, OverLimit::Truncate) => match truncate(input, limit) {
+                // Not even one character fits (a tiny limit): nothing could be sent.
+                0 => {
+                    return Err(ErrorKind::InputTooLong {
+                        index,
+                        tokens_at_least: limit + 1,
+                        limit,
+                    });
+                }
+                count => {
+                    truncated.push(index);
+                    count
+                }
+            },
         };
         counts.push(count);
     }
