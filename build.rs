@@ -13,6 +13,11 @@
 //! - `split.bin`: `u32` pairs per token, the two tokens BPE merged to make it (itself twice if none).
 //! - `pairs.bin`: open-addressing table of the merges, one `u64` a slot:
 //!   `left << 34 | right << 17 | merged`, all ones when empty.
+//! - `pair_filter.bin`: a bit set over a second hash of the merges, all but ~10% of the pairs
+//!   that are not merges are turned away here without touching `pairs.bin`.
+//! - `short.bin`, `medium.bin`: open-addressing tables of the tokens of up to 8 and of 9 to 16
+//!   bytes, keys inline: `[key, rank + 1 | len << 32]` and `[key0, key1, rank + 1 | len << 32]`,
+//!   keys little-endian and zero-padded, value 0 when empty.
 //! - `class.bin`: code point classes (0 other, 1 letter, 2 number, 3 white space) in a two-level
 //!   table: `u16` block index per 128 code points, then the blocks.
 
@@ -24,6 +29,9 @@ use std::path::PathBuf;
 const NONE: u32 = u32::MAX;
 const TRIE_FREE: u64 = (1 << 20) - 1;
 const PAIR_BITS: u32 = 18;
+const PAIR_FILTER_BITS: u32 = 20;
+const SHORT_BITS: u32 = 17;
+const MEDIUM_BITS: u32 = 15;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -100,6 +108,40 @@ fn main() {
         table[slot] = (a as u64) << 34 | (b as u64) << 17 | c as u64;
     }
     fs::write(out.join("pairs.bin"), le_u64(&table)).unwrap();
+    let mut filter = vec![0u64; 1 << (PAIR_FILTER_BITS - 6)];
+    for &(a, b) in pairs.keys() {
+        let bit = pair_filter_bit(a, b);
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    fs::write(out.join("pair_filter.bin"), le_u64(&filter)).unwrap();
+
+    // Whole-token tables for tokens of up to 8 bytes and of 9 to 16 bytes, keys inline.
+    let mut short = vec![0u64; 2 << SHORT_BITS];
+    let mut medium = vec![0u64; 3 << MEDIUM_BITS];
+    for (rank, t) in tokens.iter().enumerate() {
+        let len = t.len() as u64;
+        let value = (rank as u64 + 1) | len << 32;
+        if t.len() <= 8 {
+            let key = pack(t);
+            let mut slot = short_slot(key, len);
+            while short[slot * 2 + 1] != 0 {
+                slot = (slot + 1) & ((1 << SHORT_BITS) - 1);
+            }
+            short[slot * 2] = key;
+            short[slot * 2 + 1] = value;
+        } else if t.len() <= 16 {
+            let (k0, k1) = (pack(&t[..8]), pack(&t[8..]));
+            let mut slot = medium_slot(k0, k1, len);
+            while medium[slot * 3 + 2] != 0 {
+                slot = (slot + 1) & ((1 << MEDIUM_BITS) - 1);
+            }
+            medium[slot * 3] = k0;
+            medium[slot * 3 + 1] = k1;
+            medium[slot * 3 + 2] = value;
+        }
+    }
+    fs::write(out.join("short.bin"), le_u64(&short)).unwrap();
+    fs::write(out.join("medium.bin"), le_u64(&medium)).unwrap();
 
     // Unicode classes, from the regex-syntax tables tiktoken-rs's regex is built with.
     let mut class = vec![0u8; 0x11_0000];
@@ -168,6 +210,29 @@ fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
 fn pair_slot(left: u32, right: u32) -> usize {
     let key = (left as u64) << 17 | right as u64;
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize
+}
+
+fn pair_filter_bit(left: u32, right: u32) -> usize {
+    let key = (left as u64) << 17 | right as u64;
+    (key.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - PAIR_FILTER_BITS)) as usize
+}
+
+fn pack(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(b)
+}
+
+/// Same as in `src/tokenizer/tables.rs`.
+fn short_slot(key: u64, len: u64) -> usize {
+    ((key ^ len << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHORT_BITS)) as usize
+}
+
+/// Same as in `src/tokenizer/tables.rs`.
+fn medium_slot(k0: u64, k1: u64, len: u64) -> usize {
+    let h = k0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (k1 ^ len << 56).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEDIUM_BITS)) as usize
 }
 
 fn is_valid_pair(

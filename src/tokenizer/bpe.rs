@@ -7,7 +7,7 @@
 //! shorter prefix token, and when none fits it backtracks one token and marks that position as
 //! a dead end in a bit set, so that each position is given up at most once.
 
-use super::tables::{longest_match, merged, shorter_prefix, split, token_len};
+use super::tables::{longest_match, merged, shorter_prefix, split, token_len, whole_token};
 
 /// Pieces up to this many bytes are encoded with buffers on the stack.
 const SHORT: usize = 256;
@@ -85,9 +85,17 @@ fn backtrack(piece: &[u8], first: u32, tokens: &mut [u32], dead: &mut [u64]) -> 
     n
 }
 
-/// The number of tokens of one piece.
-#[inline]
-pub(super) fn count_piece(piece: &[u8]) -> usize {
+/// The number of tokens of the piece `text[start..end]`.
+#[inline(always)]
+pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
+    if whole_token(text, start, end).is_some() {
+        return 1;
+    }
+    count_long(&text[start..end])
+}
+
+#[inline(never)]
+fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
@@ -105,8 +113,13 @@ pub(super) fn count_piece(piece: &[u8]) -> usize {
     }
 }
 
-/// Appends the tokens of one piece to `out`.
-pub(super) fn encode_piece(piece: &[u8], out: &mut Vec<u32>) {
+/// Appends the tokens of the piece `text[start..end]` to `out`.
+pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<u32>) {
+    if let Some(t) = whole_token(text, start, end) {
+        out.push(t);
+        return;
+    }
+    let piece = &text[start..end];
     match longest_match(piece) {
         None => {}
         Some((t, len)) if len == piece.len() => out.push(t),

@@ -57,7 +57,7 @@ impl Cl100k {
         let mut i = 0;
         while i < bytes.len() {
             let end = pretok::piece_end(bytes, i);
-            n += bpe::count_piece(&bytes[i..end]);
+            n += bpe::count_piece(bytes, i, end);
             i = end;
         }
         n
@@ -79,7 +79,7 @@ impl Cl100k {
         let mut i = 0;
         while i < bytes.len() {
             let end = pretok::piece_end(bytes, i);
-            n += bpe::count_piece(&bytes[i..end]);
+            n += bpe::count_piece(bytes, i, end);
             if n > limit {
                 return None;
             }
@@ -99,7 +99,7 @@ impl Cl100k {
         let mut i = 0;
         while i < bytes.len() {
             let end = pretok::piece_end(bytes, i);
-            bpe::encode_piece(&bytes[i..end], &mut out);
+            bpe::encode_piece(bytes, i, end, &mut out);
             i = end;
         }
         out

@@ -11,6 +11,9 @@ static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trie.bin"));
 static PREFIX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prefix.bin"));
 static SPLIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/split.bin"));
 static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
+static PAIR_FILTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_filter.bin"));
+static SHORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/short.bin"));
+static MEDIUM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/medium.bin"));
 static CLASS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/class.bin"));
 
 /// Number of ordinary tokens (ranks `0..ORDINARY`).
@@ -19,6 +22,9 @@ pub(super) const ORDINARY: u32 = 100_256;
 const NONE: u32 = u32::MAX;
 const TRIE_MASK: u64 = (1 << 20) - 1;
 const PAIR_BITS: u32 = 18;
+const PAIR_FILTER_BITS: u32 = 20;
+const SHORT_BITS: u32 = 17;
+const MEDIUM_BITS: u32 = 15;
 
 #[inline(always)]
 fn u32_at(bytes: &[u8], i: usize) -> u32 {
@@ -30,6 +36,64 @@ fn u32_at(bytes: &[u8], i: usize) -> u32 {
 fn u64_at(bytes: &[u8], i: usize) -> u64 {
     let b = &bytes[i * 8..i * 8 + 8];
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// `len` (1 to 8) bytes of `text` from `at`, little-endian, zero-padded.
+#[inline(always)]
+fn load(text: &[u8], at: usize, len: usize) -> u64 {
+    match text.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        Some(&w) => u64::from_le_bytes(w) & (u64::MAX >> (64 - 8 * len)),
+        None => {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(&text[at..at + len]) {
+                *d = *s;
+            }
+            u64::from_le_bytes(b)
+        }
+    }
+}
+
+/// The token whose bytes are exactly `text[start..end]`, for pieces of up to 16 bytes
+/// (`None` for longer ones: ask [`longest_match`]).
+#[inline(always)]
+pub(super) fn whole_token(text: &[u8], start: usize, end: usize) -> Option<u32> {
+    let len = end - start;
+    if len <= 8 {
+        let key = load(text, start, len);
+        let mut slot = ((key ^ (len as u64) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> (64 - SHORT_BITS)) as usize;
+        loop {
+            let value = u64_at(SHORT, slot * 2 + 1);
+            if value == 0 {
+                return None;
+            }
+            if u64_at(SHORT, slot * 2) == key && (value >> 32) as usize == len {
+                return Some(value as u32 - 1);
+            }
+            slot = (slot + 1) & ((1 << SHORT_BITS) - 1);
+        }
+    } else if len <= 16 {
+        let k0 = load(text, start, 8);
+        let k1 = load(text, start + 8, len - 8);
+        let h = k0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (k1 ^ (len as u64) << 56).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let mut slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEDIUM_BITS)) as usize;
+        loop {
+            let value = u64_at(MEDIUM, slot * 3 + 2);
+            if value == 0 {
+                return None;
+            }
+            if u64_at(MEDIUM, slot * 3) == k0
+                && u64_at(MEDIUM, slot * 3 + 1) == k1
+                && (value >> 32) as usize == len
+            {
+                return Some(value as u32 - 1);
+            }
+            slot = (slot + 1) & ((1 << MEDIUM_BITS) - 1);
+        }
+    } else {
+        None
+    }
 }
 
 /// The bytes of ordinary token `rank` (`rank < ORDINARY`).
@@ -89,6 +153,10 @@ pub(super) fn split(rank: u32) -> (u32, u32) {
 #[inline]
 pub(super) fn merged(left: u32, right: u32) -> Option<u32> {
     let key = (left as u64) << 17 | right as u64;
+    let bit = (key.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - PAIR_FILTER_BITS)) as usize;
+    if u64_at(PAIR_FILTER, bit / 64) >> (bit % 64) & 1 == 0 {
+        return None;
+    }
     let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize;
     loop {
         let entry = u64_at(PAIRS, slot);
@@ -134,6 +202,12 @@ mod tests {
                 "rank {rank}"
             );
             assert_eq!(token_len(rank), bytes.len());
+            if bytes.len() <= 16 {
+                assert_eq!(whole_token(bytes, 0, bytes.len()), Some(rank));
+                let padded = [b"xx", bytes, b"\0\0"].concat();
+                assert_eq!(whole_token(&padded, 2, 2 + bytes.len()), Some(rank));
+                assert!(whole_token(&padded, 2, 4 + bytes.len()).is_none());
+            }
             let (l, r) = split(rank);
             if (l, r) != (rank, rank) {
                 assert_eq!([token_bytes(l), token_bytes(r)].concat(), bytes);
