@@ -47,9 +47,64 @@ fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
     }
 }
 
+/// Recent answers of [`is_valid_pair`], direct-mapped: `(a << 17 | b) << 1 | valid`.
+///
+/// Long pieces ask about the same few pairs over and over (a run of tabs asks about 20 x 20
+/// pairs, each a walk down both merge trees); this makes those asks a load.
+struct PairCache([u64; PAIR_CACHE]);
+
+const PAIR_CACHE: usize = 1 << 12;
+
+impl PairCache {
+    const EMPTY: PairCache = PairCache([u64::MAX; PAIR_CACHE]);
+
+    #[inline(always)]
+    fn is_valid(&mut self, a: u32, b: u32) -> bool {
+        let key = (a as u64) << 17 | b as u64;
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_CACHE.trailing_zeros()))
+            as usize;
+        let entry = self.0[slot];
+        if entry >> 1 == key {
+            return entry & 1 == 1;
+        }
+        let valid = is_valid_pair(a, b);
+        self.0[slot] = key << 1 | valid as u64;
+        valid
+    }
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<PairCache> = const { std::cell::RefCell::new(PairCache::EMPTY) };
+}
+
+/// Runs `f` with this thread's pair cache (or a fresh one while the thread is being torn down).
+#[inline]
+fn with_cache<R>(f: impl FnOnce(&mut PairCache) -> R) -> R {
+    let mut f = Some(f);
+    let done = CACHE
+        .try_with(|c| match c.try_borrow_mut() {
+            Ok(mut cache) => f.take().map(|f| f(&mut cache)),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten();
+    match (done, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(&mut PairCache::EMPTY),
+        // `f` ran exactly when `done` is `Some`.
+        (None, None) => unreachable!(),
+    }
+}
+
 /// Encodes `piece` into `tokens` (at least `piece.len()` long) given its longest prefix token
 /// `first`, with `dead` (at least `piece.len() / 64 + 1` words) all ones; returns the count.
-fn backtrack(piece: &[u8], first: u32, tokens: &mut [u32], dead: &mut [u64]) -> usize {
+fn backtrack(
+    piece: &[u8],
+    first: u32,
+    tokens: &mut [u32],
+    dead: &mut [u64],
+    cache: &mut PairCache,
+) -> usize {
     let mut n = 0usize;
     let mut pos = 0usize;
     let mut next = Some(first);
@@ -57,7 +112,8 @@ fn backtrack(piece: &[u8], first: u32, tokens: &mut [u32], dead: &mut [u64]) -> 
         let last = if n > 0 { Some(tokens[n - 1]) } else { None };
         loop {
             let end = pos + token_len(token);
-            if dead[end / 64] >> (end % 64) & 1 == 1 && last.is_none_or(|l| is_valid_pair(l, token))
+            if dead[end / 64] >> (end % 64) & 1 == 1
+                && last.is_none_or(|l| cache.is_valid(l, token))
             {
                 tokens[n] = token;
                 n += 1;
@@ -103,11 +159,11 @@ fn count_long(piece: &[u8]) -> usize {
             if piece.len() <= SHORT {
                 let mut tokens = [0u32; SHORT];
                 let mut dead = [!0u64; SHORT / 64 + 1];
-                backtrack(piece, first, &mut tokens, &mut dead)
+                with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c))
             } else {
                 let mut tokens = vec![0u32; piece.len()];
                 let mut dead = vec![!0u64; piece.len() / 64 + 1];
-                backtrack(piece, first, &mut tokens, &mut dead)
+                with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c))
             }
         }
     }
@@ -127,13 +183,13 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
             if piece.len() <= SHORT {
                 let mut tokens = [0u32; SHORT];
                 let mut dead = [!0u64; SHORT / 64 + 1];
-                let n = backtrack(piece, first, &mut tokens, &mut dead);
+                let n = with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c));
                 out.extend_from_slice(&tokens[..n]);
             } else {
                 let start = out.len();
                 out.resize(start + piece.len(), 0);
                 let mut dead = vec![!0u64; piece.len() / 64 + 1];
-                let n = backtrack(piece, first, &mut out[start..], &mut dead);
+                let n = with_cache(|c| backtrack(piece, first, &mut out[start..], &mut dead, c));
                 out.truncate(start + n);
             }
         }
