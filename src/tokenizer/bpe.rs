@@ -147,7 +147,61 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
     if whole_token(text, start, end).is_some() {
         return 1;
     }
+    if end - start <= 16 {
+        return count_short(text, start, end);
+    }
     count_long(&text[start..end])
+}
+
+/// Counts of recent pieces of up to 16 bytes that are not one token, direct-mapped:
+/// `[key0, key1, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
+struct PieceCache([[u64; 3]; PIECE_CACHE]);
+
+const PIECE_CACHE: usize = 1 << 10;
+
+thread_local! {
+    static PIECES: std::cell::RefCell<PieceCache> =
+        const { std::cell::RefCell::new(PieceCache([[0; 3]; PIECE_CACHE])) };
+}
+
+#[inline(never)]
+fn count_short(text: &[u8], start: usize, end: usize) -> usize {
+    let (k0, k1) = key16(text, start, end);
+    let len = (end - start) as u64;
+    let slot = ((k0 ^ k1.rotate_left(29) ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        >> (64 - PIECE_CACHE.trailing_zeros())) as usize;
+    let cached = PIECES
+        .try_with(|c| {
+            c.try_borrow()
+                .ok()
+                .map(|c| c.0[slot])
+                .filter(|e| e[0] == k0 && e[1] == k1 && e[2] & 0xFF == len)
+                .map(|e| (e[2] >> 8) as usize)
+        })
+        .ok()
+        .flatten();
+    if let Some(n) = cached {
+        return n;
+    }
+    let n = count_long(&text[start..end]);
+    let _ = PIECES.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.0[slot] = [k0, k1, len | (n as u64) << 8];
+        }
+    });
+    n
+}
+
+/// The bytes `text[start..end]` (at most 16) as two zero-padded little-endian words.
+#[inline(always)]
+fn key16(text: &[u8], start: usize, end: usize) -> (u64, u64) {
+    let mut b = [0u8; 16];
+    for (d, s) in b.iter_mut().zip(&text[start..end]) {
+        *d = *s;
+    }
+    let (lo, hi) = b.split_at(8);
+    let word = |h: &[u8]| h.iter().rev().fold(0u64, |w, &x| w << 8 | x as u64);
+    (word(lo), word(hi))
 }
 
 #[inline(never)]

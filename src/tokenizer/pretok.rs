@@ -86,9 +86,46 @@ fn contraction(text: &[u8], i: usize) -> Option<usize> {
     .then_some(2)
 }
 
+/// Whether an ASCII byte is a letter.
+static ASCII_LETTER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = (i as u8).is_ascii_alphabetic();
+        i += 1;
+    }
+    t
+};
+
 /// The end of the piece that starts at `i` (`i < text.len()`).
-#[inline]
+///
+/// The common case, an ASCII word with or without one space before it, is decided here; all
+/// others go to [`piece_end_general`].
+#[inline(always)]
 pub(super) fn piece_end(text: &[u8], i: usize) -> usize {
+    let b0 = text[i];
+    let mut j = if ASCII_LETTER[b0 as usize] {
+        i + 1
+    } else if b0 == b' ' && text.get(i + 1).is_some_and(|&b| ASCII_LETTER[b as usize]) {
+        i + 2
+    } else {
+        return piece_end_general(text, i);
+    };
+    while let Some(&b) = text.get(j) {
+        if !ASCII_LETTER[b as usize] {
+            if b >= 0x80 {
+                return run_end(text, j, LETTER);
+            }
+            break;
+        }
+        j += 1;
+    }
+    j
+}
+
+/// [`piece_end`] for every case, one alternative of the pattern after the other.
+#[inline(never)]
+fn piece_end_general(text: &[u8], i: usize) -> usize {
     let b0 = text[i];
     // '(?i:[sdmt]|ll|ve|re)
     if b0 == b'\'' {
