@@ -5,7 +5,8 @@
 //! oracle by construction. Everything is written as little-endian bytes into `OUT_DIR`:
 //!
 //! - `tokens.bin`: every ordinary token's bytes, concatenated in rank order;
-//!   `offsets.bin`: `u32` start of each token in `tokens.bin`, plus the end.
+//!   `offsets.bin`: `u32` start of each token in `tokens.bin`, plus the end; `lens.bin`: the
+//!   length of each token, one byte.
 //! - `trie.bin`: a double-array trie over all tokens, one `u64` a slot:
 //!   bits 0..20 `base`, 20..40 `check` (parent slot; all ones when free), 40..57 rank + 1 (0: no
 //!   token ends here). Child of slot `s` on byte `b` is `base(s) + b`, valid if its check is `s`.
@@ -62,6 +63,8 @@ fn main() {
     offsets.push(blob.len() as u32);
     fs::write(out.join("tokens.bin"), &blob).unwrap();
     fs::write(out.join("offsets.bin"), le_u32(&offsets)).unwrap();
+    let lens: Vec<u8> = tokens.iter().map(|t| t.len() as u8).collect();
+    fs::write(out.join("lens.bin"), lens).unwrap();
 
     // The trie.
     let trie = Trie::new(&tokens);

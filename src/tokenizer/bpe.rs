@@ -10,7 +10,7 @@
 use super::tables::{longest_match, merged, shorter_prefix, split, token_len, whole_token};
 
 /// Pieces up to this many bytes are encoded with buffers on the stack.
-const SHORT: usize = 256;
+const SHORT: usize = 64;
 
 /// Whether BPE, encoding the bytes of `a` followed by those of `b`, ends with exactly `a`, `b`.
 fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
@@ -157,7 +157,7 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
 /// `[key0, key1, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
 struct PieceCache([[u64; 3]; PIECE_CACHE]);
 
-const PIECE_CACHE: usize = 1 << 10;
+const PIECE_CACHE: usize = 1 << 12;
 
 thread_local! {
     static PIECES: std::cell::RefCell<PieceCache> =

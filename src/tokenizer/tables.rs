@@ -7,6 +7,7 @@ include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 
 static TOKENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tokens.bin"));
 static OFFSETS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/offsets.bin"));
+static LENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lens.bin"));
 static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trie.bin"));
 static PREFIX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prefix.bin"));
 static SPLIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/split.bin"));
@@ -106,8 +107,7 @@ pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
 /// The length in bytes of ordinary token `rank`.
 #[inline(always)]
 pub(super) fn token_len(rank: u32) -> usize {
-    let r = rank as usize;
-    (u32_at(OFFSETS, r + 1) - u32_at(OFFSETS, r)) as usize
+    LENS[rank as usize] as usize
 }
 
 /// The longest token that is a prefix of `text` and its length; `None` only for empty text
