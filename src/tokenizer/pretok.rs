@@ -86,38 +86,76 @@ fn contraction(text: &[u8], i: usize) -> Option<usize> {
     .then_some(2)
 }
 
-/// Whether an ASCII byte is a letter.
-static ASCII_LETTER: [bool; 256] = {
-    let mut t = [false; 256];
+/// Classes of bytes for the fast path: the ASCII classes, and `NOT_ASCII` for the rest.
+static BYTE: [u8; 256] = {
+    let mut t = [NOT_ASCII; 256];
     let mut i = 0;
     while i < 128 {
-        t[i] = (i as u8).is_ascii_alphabetic();
+        t[i] = ASCII[i];
         i += 1;
     }
     t
 };
 
+const NOT_ASCII: u8 = 4;
+
+#[inline(always)]
+fn byte_class(text: &[u8], i: usize) -> u8 {
+    text.get(i).map_or(SPACE, |&b| BYTE[b as usize])
+}
+
 /// The end of the piece that starts at `i` (`i < text.len()`).
 ///
-/// The common case, an ASCII word with or without one space before it, is decided here; all
-/// others go to [`piece_end_general`].
+/// Pieces made of ASCII (a word with or without one space before it, digits, punctuation)
+/// are decided here; whenever a decision needs a character beyond ASCII, or white space is
+/// involved, [`piece_end_general`] decides.
 #[inline(always)]
 pub(super) fn piece_end(text: &[u8], i: usize) -> usize {
     let b0 = text[i];
-    let mut j = if ASCII_LETTER[b0 as usize] {
-        i + 1
-    } else if b0 == b' ' && text.get(i + 1).is_some_and(|&b| ASCII_LETTER[b as usize]) {
-        i + 2
-    } else {
-        return piece_end_general(text, i);
-    };
-    while let Some(&b) = text.get(j) {
-        if !ASCII_LETTER[b as usize] {
-            if b >= 0x80 {
-                return run_end(text, j, LETTER);
+    let c1 = byte_class(text, i + 1);
+    let letters = match BYTE[b0 as usize] {
+        LETTER => i + 1,
+        SPACE if b0 == b' ' && c1 == LETTER => i + 2,
+        SPACE if b0 == b' ' && c1 == OTHER => return others_end(text, i, i + 2),
+        NUMBER => {
+            let mut j = i + 1;
+            for _ in 0..2 {
+                match byte_class(text, j) {
+                    NUMBER => j += 1,
+                    NOT_ASCII => return piece_end_general(text, i),
+                    _ => break,
+                }
             }
-            break;
+            return j;
         }
+        OTHER if b0 != b'\'' => match c1 {
+            LETTER => i + 2,
+            NOT_ASCII => return piece_end_general(text, i),
+            _ => return others_end(text, i, i + 1),
+        },
+        _ => return piece_end_general(text, i),
+    };
+    let mut j = letters;
+    loop {
+        match byte_class(text, j) {
+            LETTER => j += 1,
+            NOT_ASCII => return run_end(text, j, LETTER),
+            _ => return j,
+        }
+    }
+}
+
+/// The end of an ASCII run `[^\s\p{L}\p{N}]++[\r\n]*+` of the piece at `i`, scanning from `j`.
+#[inline(always)]
+fn others_end(text: &[u8], i: usize, mut j: usize) -> usize {
+    loop {
+        match byte_class(text, j) {
+            OTHER => j += 1,
+            NOT_ASCII => return piece_end_general(text, i),
+            _ => break,
+        }
+    }
+    while j < text.len() && matches!(text[j], b'\r' | b'\n') {
         j += 1;
     }
     j
