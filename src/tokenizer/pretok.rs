@@ -136,6 +136,15 @@ pub(super) fn piece_end(text: &[u8], i: usize) -> usize {
         _ => return piece_end_general(text, i),
     };
     let mut j = letters;
+    // Eight bytes at a time while they are all ASCII letters.
+    while let Some(chunk) = text.get(j..).and_then(|t| t.first_chunk::<8>()) {
+        let not_letters = !ascii_letters(u64::from_le_bytes(*chunk)) & HIGH;
+        if not_letters != 0 {
+            j += (not_letters.trailing_zeros() / 8) as usize;
+            break;
+        }
+        j += 8;
+    }
     loop {
         match byte_class(text, j) {
             LETTER => j += 1,
@@ -143,6 +152,18 @@ pub(super) fn piece_end(text: &[u8], i: usize) -> usize {
             _ => return j,
         }
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x80 * ONES;
+
+/// The high bit of each byte of `w` that is an ASCII letter.
+#[inline(always)]
+fn ascii_letters(w: u64) -> u64 {
+    let low = (w | 0x20 * ONES) & 0x7F * ONES; // folds case; no byte above 0x7F
+    let from_a = low + 0x1F * ONES; // bit 7 set from 'a' (0x61) up, no carries
+    let to_z = 0xFA * ONES - low; // bit 7 set up to 'z' (0x7A), no borrows
+    from_a & to_z & !w & HIGH
 }
 
 /// The end of an ASCII run `[^\s\p{L}\p{N}]++[\r\n]*+` of the piece at `i`, scanning from `j`.
@@ -257,6 +278,22 @@ mod tests {
             i = j;
         }
         out
+    }
+
+    #[test]
+    fn ascii_letters_is_exact() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let w = u64::from(b) << (8 * pos)
+                    | u64::from_le_bytes(*b"aZ?q0 \xC3M") & !(0xFF << (8 * pos));
+                let expected = b.is_ascii_alphabetic();
+                assert_eq!(
+                    ascii_letters(w) >> (8 * pos + 7) & 1 == 1,
+                    expected,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
     }
 
     #[test]
