@@ -5,13 +5,13 @@
 //! oracle by construction. Everything is written as little-endian bytes into `OUT_DIR`:
 //!
 //! - `tokens.bin`: every ordinary token's bytes, concatenated in rank order;
-//!   `offsets.bin`: `u32` start of each token in `tokens.bin`, plus the end; `lens.bin`: the
-//!   length of each token, one byte.
+//!   `offsets.bin`: `u32` start of each token in `tokens.bin`, plus the end.
 //! - `trie.bin`: a double-array trie over all tokens, one `u64` a slot:
 //!   bits 0..20 `base`, 20..40 `check` (parent slot; all ones when free), 40..57 rank + 1 (0: no
 //!   token ends here). Child of slot `s` on byte `b` is `base(s) + b`, valid if its check is `s`.
-//! - `prefix.bin`: `u32` per token, the longest token that is a proper prefix of it (or `NONE`).
-//! - `split.bin`: `u32` pairs per token, the two tokens BPE merged to make it (itself twice if none).
+//! - `info.bin`: four `u32` per token, what the encoder asks about a token, in one cache line:
+//!   the two tokens BPE merged to make it (itself twice if none), the longest token that is a
+//!   proper prefix of it (or `NONE`), and its length.
 //! - `pairs.bin`: open-addressing table of the merges, one `u64` a slot:
 //!   `left << 34 | right << 17 | merged`, all ones when empty.
 //! - `pair_filter.bin`: a bit set over a second hash of the merges, all but ~10% of the pairs
@@ -63,8 +63,6 @@ fn main() {
     offsets.push(blob.len() as u32);
     fs::write(out.join("tokens.bin"), &blob).unwrap();
     fs::write(out.join("offsets.bin"), le_u32(&offsets)).unwrap();
-    let lens: Vec<u8> = tokens.iter().map(|t| t.len() as u8).collect();
-    fs::write(out.join("lens.bin"), lens).unwrap();
 
     // The trie.
     let trie = Trie::new(&tokens);
@@ -76,7 +74,6 @@ fn main() {
         .iter()
         .map(|t| longest_prefix(&dat, &t[..t.len() - 1]))
         .collect();
-    fs::write(out.join("prefix.bin"), le_u32(&prefix)).unwrap();
 
     // Reverse-engineer the merges, as github/rust-gems's `bpe` crate does.
     let mut split: Vec<(u32, u32)> = Vec::with_capacity(tokens.len());
@@ -99,8 +96,10 @@ fn main() {
             split.push((id, id));
         }
     }
-    let split_flat: Vec<u32> = split.iter().flat_map(|&(a, b)| [a, b]).collect();
-    fs::write(out.join("split.bin"), le_u32(&split_flat)).unwrap();
+    let info: Vec<u32> = (0..tokens.len())
+        .flat_map(|i| [split[i].0, split[i].1, prefix[i], tokens[i].len() as u32])
+        .collect();
+    fs::write(out.join("info.bin"), le_u32(&info)).unwrap();
 
     let mut table = vec![u64::MAX; 1 << PAIR_BITS];
     for (&(a, b), &c) in &pairs {

@@ -47,16 +47,17 @@ fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
     }
 }
 
-/// Recent answers of [`is_valid_pair`], direct-mapped: `(a << 17 | b) << 1 | valid`.
+/// Recent answers of [`is_valid_pair`], direct-mapped: `(a << 17 | b) << 1 | valid`, plus one
+/// so that an all-zero (empty) cache lives in zero-initialized thread-local storage.
 ///
 /// Long pieces ask about the same few pairs over and over (a run of tabs asks about 20 x 20
 /// pairs, each a walk down both merge trees); this makes those asks a load.
 struct PairCache([u64; PAIR_CACHE]);
 
-const PAIR_CACHE: usize = 1 << 12;
+const PAIR_CACHE: usize = 1 << 13;
 
 impl PairCache {
-    const EMPTY: PairCache = PairCache([u64::MAX; PAIR_CACHE]);
+    const EMPTY: PairCache = PairCache([0; PAIR_CACHE]);
 
     #[inline(always)]
     fn is_valid(&mut self, a: u32, b: u32) -> bool {
@@ -64,11 +65,11 @@ impl PairCache {
         let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_CACHE.trailing_zeros()))
             as usize;
         let entry = self.0[slot];
-        if entry >> 1 == key {
-            return entry & 1 == 1;
+        if entry.wrapping_sub(1) >> 1 == key {
+            return entry.wrapping_sub(1) & 1 == 1;
         }
         let valid = is_valid_pair(a, b);
-        self.0[slot] = key << 1 | valid as u64;
+        self.0[slot] = (key << 1 | valid as u64) + 1;
         valid
     }
 }

@@ -7,10 +7,8 @@ include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 
 static TOKENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tokens.bin"));
 static OFFSETS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/offsets.bin"));
-static LENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lens.bin"));
 static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trie.bin"));
-static PREFIX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prefix.bin"));
-static SPLIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/split.bin"));
+static INFO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/info.bin"));
 static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
 static PAIR_FILTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_filter.bin"));
 static SHORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/short.bin"));
@@ -107,7 +105,7 @@ pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
 /// The length in bytes of ordinary token `rank`.
 #[inline(always)]
 pub(super) fn token_len(rank: u32) -> usize {
-    LENS[rank as usize] as usize
+    u32_at(INFO, rank as usize * 4 + 3) as usize
 }
 
 /// The longest token that is a prefix of `text` and its length; `None` only for empty text
@@ -136,7 +134,7 @@ pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
 /// The longest token that is a proper prefix of token `rank`.
 #[inline]
 pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
-    let p = u32_at(PREFIX, rank as usize);
+    let p = u32_at(INFO, rank as usize * 4 + 2);
     (p != NONE).then_some(p)
 }
 
@@ -144,8 +142,8 @@ pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
 #[inline(always)]
 pub(super) fn split(rank: u32) -> (u32, u32) {
     (
-        u32_at(SPLIT, rank as usize * 2),
-        u32_at(SPLIT, rank as usize * 2 + 1),
+        u32_at(INFO, rank as usize * 4),
+        u32_at(INFO, rank as usize * 4 + 1),
     )
 }
 
