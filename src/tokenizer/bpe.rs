@@ -7,7 +7,7 @@
 //! shorter prefix token, and when none fits it backtracks one token and marks that position as
 //! a dead end in a bit set, so that each position is given up at most once.
 
-use super::tables::{longest_match, merged, shorter_prefix, split, token_len, whole_token};
+use super::tables::{load, longest_match, merged, shorter_prefix, split, token_len, whole_token};
 
 /// Pieces up to this many bytes are encoded with buffers on the stack.
 const SHORT: usize = 64;
@@ -158,7 +158,7 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
 /// `[key0, key1, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
 struct PieceCache([[u64; 3]; PIECE_CACHE]);
 
-const PIECE_CACHE: usize = 1 << 12;
+const PIECE_CACHE: usize = 1 << 13;
 
 thread_local! {
     static PIECES: std::cell::RefCell<PieceCache> =
@@ -193,16 +193,15 @@ fn count_short(text: &[u8], start: usize, end: usize) -> usize {
     n
 }
 
-/// The bytes `text[start..end]` (at most 16) as two zero-padded little-endian words.
+/// The bytes `text[start..end]` (1 to 16) as two zero-padded little-endian words.
 #[inline(always)]
 fn key16(text: &[u8], start: usize, end: usize) -> (u64, u64) {
-    let mut b = [0u8; 16];
-    for (d, s) in b.iter_mut().zip(&text[start..end]) {
-        *d = *s;
+    let len = end - start;
+    if len <= 8 {
+        (load(text, start, len), 0)
+    } else {
+        (load(text, start, 8), load(text, start + 8, len - 8))
     }
-    let (lo, hi) = b.split_at(8);
-    let word = |h: &[u8]| h.iter().rev().fold(0u64, |w, &x| w << 8 | x as u64);
-    (word(lo), word(hi))
 }
 
 #[inline(never)]

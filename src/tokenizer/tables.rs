@@ -39,7 +39,7 @@ fn u64_at(bytes: &[u8], i: usize) -> u64 {
 
 /// `len` (1 to 8) bytes of `text` from `at`, little-endian, zero-padded.
 #[inline(always)]
-fn load(text: &[u8], at: usize, len: usize) -> u64 {
+pub(super) fn load(text: &[u8], at: usize, len: usize) -> u64 {
     match text.get(at..).and_then(|t| t.first_chunk::<8>()) {
         Some(&w) => u64::from_le_bytes(w) & (u64::MAX >> (64 - 8 * len)),
         None => {
