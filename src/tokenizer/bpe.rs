@@ -47,53 +47,40 @@ fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
     }
 }
 
-/// Recent answers of [`is_valid_pair`], direct-mapped: `(a << 17 | b) << 1 | valid`, plus one
-/// so that an all-zero (empty) cache lives in zero-initialized thread-local storage.
+/// [`is_valid_pair`] through `cache`, a direct-mapped table of recent answers (its length a
+/// power of two): `(a << 17 | b) << 1 | valid`, plus one so that an empty cache is all zeros
+/// and lives in zero-initialized thread-local storage.
 ///
 /// Long pieces ask about the same few pairs over and over (a run of tabs asks about 20 x 20
 /// pairs, each a walk down both merge trees); this makes those asks a load.
-struct PairCache([u64; PAIR_CACHE]);
+fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
+    let key = (a as u64) << 17 | b as u64;
+    let bits = cache.len().trailing_zeros();
+    let slot =
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize & (cache.len() - 1);
+    let entry = cache[slot].wrapping_sub(1);
+    if entry >> 1 == key {
+        return entry & 1 == 1;
+    }
+    let valid = is_valid_pair(a, b);
+    cache[slot] = (key << 1 | valid as u64) + 1;
+    valid
+}
 
 const PAIR_CACHE: usize = 1 << 13;
 
-impl PairCache {
-    const EMPTY: PairCache = PairCache([0; PAIR_CACHE]);
-
-    #[inline(always)]
-    fn is_valid(&mut self, a: u32, b: u32) -> bool {
-        let key = (a as u64) << 17 | b as u64;
-        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_CACHE.trailing_zeros()))
-            as usize;
-        let entry = self.0[slot];
-        if entry.wrapping_sub(1) >> 1 == key {
-            return entry.wrapping_sub(1) & 1 == 1;
-        }
-        let valid = is_valid_pair(a, b);
-        self.0[slot] = (key << 1 | valid as u64) + 1;
-        valid
-    }
-}
-
 thread_local! {
-    static CACHE: std::cell::RefCell<PairCache> = const { std::cell::RefCell::new(PairCache::EMPTY) };
+    static CACHE: std::cell::RefCell<[u64; PAIR_CACHE]> =
+        const { std::cell::RefCell::new([0; PAIR_CACHE]) };
 }
 
-/// Runs `f` with this thread's pair cache (or a fresh one while the thread is being torn down).
+/// Runs `f` with this thread's pair cache, or with a small fresh one while the thread is being
+/// torn down.
 #[inline]
-fn with_cache<R>(f: impl FnOnce(&mut PairCache) -> R) -> R {
-    let mut f = Some(f);
-    let done = CACHE
-        .try_with(|c| match c.try_borrow_mut() {
-            Ok(mut cache) => f.take().map(|f| f(&mut cache)),
-            Err(_) => None,
-        })
-        .ok()
-        .flatten();
-    match (done, f) {
-        (Some(r), _) => r,
-        (None, Some(f)) => f(&mut PairCache::EMPTY),
-        // `f` ran exactly when `done` is `Some`.
-        (None, None) => unreachable!(),
+fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
+    match CACHE.try_with(|c| c.try_borrow_mut().ok().map(|mut cache| f(&mut cache[..]))) {
+        Ok(Some(r)) => r,
+        _ => f(&mut [0; 64]),
     }
 }
 
@@ -104,7 +91,7 @@ fn backtrack(
     first: u32,
     tokens: &mut [u32],
     dead: &mut [u64],
-    cache: &mut PairCache,
+    cache: &mut [u64],
 ) -> usize {
     let mut n = 0usize;
     let mut pos = 0usize;
@@ -114,7 +101,7 @@ fn backtrack(
         loop {
             let end = pos + token_len(token);
             if dead[end / 64] >> (end % 64) & 1 == 1
-                && last.is_none_or(|l| cache.is_valid(l, token))
+                && last.is_none_or(|l| is_valid_cached(cache, l, token))
             {
                 tokens[n] = token;
                 n += 1;

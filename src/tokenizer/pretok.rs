@@ -160,9 +160,9 @@ const HIGH: u64 = 0x80 * ONES;
 /// The high bit of each byte of `w` that is an ASCII letter.
 #[inline(always)]
 fn ascii_letters(w: u64) -> u64 {
-    let low = (w | 0x20 * ONES) & 0x7F * ONES; // folds case; no byte above 0x7F
-    let from_a = low + 0x1F * ONES; // bit 7 set from 'a' (0x61) up, no carries
-    let to_z = 0xFA * ONES - low; // bit 7 set up to 'z' (0x7A), no borrows
+    let low = (w | (0x20 * ONES)) & (0x7F * ONES); // folds case; no byte above 0x7F
+    let from_a = low + (0x1F * ONES); // bit 7 set from 'a' (0x61) up, no carries
+    let to_z = (0xFA * ONES) - low; // bit 7 set up to 'z' (0x7A), no borrows
     from_a & to_z & !w & HIGH
 }
 
