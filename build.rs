@@ -9,9 +9,9 @@
 //! - `trie.bin`: a double-array trie over all tokens, one `u64` a slot:
 //!   bits 0..20 `base`, 20..40 `check` (parent slot; all ones when free), 40..57 rank + 1 (0: no
 //!   token ends here). Child of slot `s` on byte `b` is `base(s) + b`, valid if its check is `s`.
-//! - `info.bin`: four `u32` per token, what the encoder asks about a token, in one cache line:
-//!   the two tokens BPE merged to make it (itself twice if none), the longest token that is a
-//!   proper prefix of it (or `NONE`), and its length.
+//! - `info.bin`: one `u64` per token, all the encoder asks about a token in one load: bits
+//!   0..17 and 17..34 the two tokens BPE merged to make it (itself twice if none), 34..51 the
+//!   longest token that is a proper prefix of it (all ones if none), 51..59 its length.
 //! - `pairs.bin`: open-addressing table of the merges, one `u64` a slot:
 //!   `left << 34 | right << 17 | merged`, all ones when empty.
 //! - `pair_filter.bin`: a bit set over a second hash of the merges, all but ~10% of the pairs
@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 const NONE: u32 = u32::MAX;
 const TRIE_FREE: u64 = (1 << 20) - 1;
-const PAIR_BITS: u32 = 18;
+const PAIR_BITS: u32 = 17;
 const PAIR_FILTER_BITS: u32 = 20;
 const SHORT_BITS: u32 = 17;
 const MEDIUM_BITS: u32 = 15;
@@ -96,10 +96,17 @@ fn main() {
             split.push((id, id));
         }
     }
-    let info: Vec<u32> = (0..tokens.len())
-        .flat_map(|i| [split[i].0, split[i].1, prefix[i], tokens[i].len() as u32])
+    let info: Vec<u64> = (0..tokens.len())
+        .map(|i| {
+            let p = if prefix[i] == NONE {
+                0x1_FFFF
+            } else {
+                prefix[i] as u64
+            };
+            split[i].0 as u64 | (split[i].1 as u64) << 17 | p << 34 | (tokens[i].len() as u64) << 51
+        })
         .collect();
-    fs::write(out.join("info.bin"), le_u32(&info)).unwrap();
+    fs::write(out.join("info.bin"), le_u64(&info)).unwrap();
 
     let mut table = vec![u64::MAX; 1 << PAIR_BITS];
     for (&(a, b), &c) in &pairs {

@@ -17,10 +17,8 @@ static CLASS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/class.bin"));
 
 /// Number of ordinary tokens (ranks `0..ORDINARY`).
 pub(super) const ORDINARY: u32 = 100_256;
-/// "No token" in the prefix table.
-const NONE: u32 = u32::MAX;
 const TRIE_MASK: u64 = (1 << 20) - 1;
-const PAIR_BITS: u32 = 18;
+const PAIR_BITS: u32 = 17;
 const PAIR_FILTER_BITS: u32 = 20;
 const SHORT_BITS: u32 = 17;
 const MEDIUM_BITS: u32 = 15;
@@ -105,7 +103,7 @@ pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
 /// The length in bytes of ordinary token `rank`.
 #[inline(always)]
 pub(super) fn token_len(rank: u32) -> usize {
-    u32_at(INFO, rank as usize * 4 + 3) as usize
+    (u64_at(INFO, rank as usize) >> 51) as usize
 }
 
 /// The longest token that is a prefix of `text` and its length; `None` only for empty text
@@ -134,17 +132,15 @@ pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
 /// The longest token that is a proper prefix of token `rank`.
 #[inline]
 pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
-    let p = u32_at(INFO, rank as usize * 4 + 2);
-    (p != NONE).then_some(p)
+    let p = (u64_at(INFO, rank as usize) >> 34) as u32 & 0x1_FFFF;
+    (p != 0x1_FFFF).then_some(p)
 }
 
 /// The two tokens BPE merges into `rank`, or `(rank, rank)` for a token it never builds.
 #[inline(always)]
 pub(super) fn split(rank: u32) -> (u32, u32) {
-    (
-        u32_at(INFO, rank as usize * 4),
-        u32_at(INFO, rank as usize * 4 + 1),
-    )
+    let info = u64_at(INFO, rank as usize);
+    (info as u32 & 0x1_FFFF, (info >> 17) as u32 & 0x1_FFFF)
 }
 
 /// The token BPE builds by merging `left` and `right`, if any.
