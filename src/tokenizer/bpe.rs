@@ -9,8 +9,19 @@
 
 use super::tables::{load, longest_match, merged, shorter_prefix, split, token_len, whole_token};
 
-/// Pieces up to this many bytes are encoded with buffers on the stack.
-const SHORT: usize = 64;
+/// Runs `f` with a token stack of at least `len` entries and a dead-end bit set of at least
+/// `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long CJK clause), on
+/// the heap beyond.
+#[inline(always)]
+fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u32], &mut [u64]) -> R) -> R {
+    if len <= 64 {
+        f(&mut [0; 64], &mut [!0; 2])
+    } else if len <= 512 {
+        f(&mut [0; 512], &mut [!0; 9])
+    } else {
+        f(&mut vec![0; len], &mut vec![!0; len / 64 + 1])
+    }
+}
 
 /// Whether BPE, encoding the bytes of `a` followed by those of `b`, ends with exactly `a`, `b`.
 fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
@@ -196,17 +207,9 @@ fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
-        Some((first, _)) => {
-            if piece.len() <= SHORT {
-                let mut tokens = [0u32; SHORT];
-                let mut dead = [!0u64; SHORT / 64 + 1];
-                with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c))
-            } else {
-                let mut tokens = vec![0u32; piece.len()];
-                let mut dead = vec![!0u64; piece.len() / 64 + 1];
-                with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c))
-            }
-        }
+        Some((first, _)) => with_buffers(piece.len(), |tokens, dead| {
+            with_cache(|c| backtrack(piece, first, tokens, dead, c))
+        }),
     }
 }
 
@@ -220,19 +223,9 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
     match longest_match(piece) {
         None => {}
         Some((t, len)) if len == piece.len() => out.push(t),
-        Some((first, _)) => {
-            if piece.len() <= SHORT {
-                let mut tokens = [0u32; SHORT];
-                let mut dead = [!0u64; SHORT / 64 + 1];
-                let n = with_cache(|c| backtrack(piece, first, &mut tokens, &mut dead, c));
-                out.extend_from_slice(&tokens[..n]);
-            } else {
-                let start = out.len();
-                out.resize(start + piece.len(), 0);
-                let mut dead = vec![!0u64; piece.len() / 64 + 1];
-                let n = with_cache(|c| backtrack(piece, first, &mut out[start..], &mut dead, c));
-                out.truncate(start + n);
-            }
-        }
+        Some((first, _)) => with_buffers(piece.len(), |tokens, dead| {
+            let n = with_cache(|c| backtrack(piece, first, tokens, dead, c));
+            out.extend_from_slice(&tokens[..n]);
+        }),
     }
 }
