@@ -6,6 +6,10 @@
 //!   and embedded, so there is nothing to build at startup;
 //! - `bpe`: a whole-piece lookup, then a linear backtracking byte pair encoder for the pieces
 //!   that are not one token.
+//!
+//! Two small thread-local caches (recent pair checks, 64 KiB; counts of recent short pieces that
+//! are not one token, 192 KiB) start zeroed and never allocate; they only skip repeated work.
+//! Counting allocates nothing unless a piece of more than 512 bytes is not one token.
 
 mod bpe;
 mod pretok;
