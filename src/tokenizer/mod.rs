@@ -56,15 +56,8 @@ impl Cl100k {
     /// assert_eq!(embedguard::cl100k().count("Hello, world!"), 4);
     /// ```
     pub fn count(&self, text: &str) -> usize {
-        let bytes = text.as_bytes();
-        let mut n = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let end = pretok::piece_end(bytes, i);
-            n += bpe::count_piece(bytes, i, end);
-            i = end;
-        }
-        n
+        // No count exceeds usize::MAX, so this never stops early.
+        self.count_up_to(text, usize::MAX).unwrap_or(usize::MAX)
     }
 
     /// The number of tokens in `text` if it is at most `limit`, else `None`.
