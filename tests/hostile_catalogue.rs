@@ -1,0 +1,80 @@
+//! The catalogue of hostile bodies (`tests/common/mod.rs`), one test an entry: each
+//! asserts the contract's exact answer and, in release builds, the time bound.
+
+mod common;
+
+macro_rules! entry_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                common::assert_entry(stringify!($name));
+            }
+        )*
+
+        #[test]
+        fn every_entry_has_a_test() {
+            let tested = [$(stringify!($name)),*];
+            for entry in common::CATALOGUE {
+                assert!(tested.contains(&entry.name), "{} has no test", entry.name);
+            }
+        }
+    };
+}
+
+entry_tests! {
+    a_65536,
+    underscore_524288,
+    spaces_one_mib,
+    spaces_one_mib_plus_one,
+    spaces_999_999_then_x,
+    tabs_100k,
+    no_break_spaces_100k,
+    newlines_100k,
+    crlf_50k,
+    mixed_unicode_whitespace,
+    letters_100kb_no_spaces,
+    random_cjk,
+    combining_marks_100k,
+    zwj_emoji_families,
+    special_token_text,
+    dense_cjk_2048_inputs,
+    token_arrays_37_of_8109,
+    token_arrays_2048_of_4096,
+    nesting_100k_in_input,
+    nesting_100k_closed_in_input,
+    nesting_100k_in_unknown_member,
+    lone_high_surrogate,
+    lone_low_surrogate,
+    high_surrogate_then_non_low,
+    lone_surrogate_in_key,
+    invalid_utf8_in_string,
+    overlong_encoding,
+    encoded_surrogate,
+    invalid_utf8_in_unknown_member,
+    byte_order_mark,
+    trailing_data,
+    trailing_second_object,
+    raw_control_character,
+    escaped_nul_is_counted,
+    duplicate_members,
+    duplicate_unknown_members,
+    number_one_mb_as_dimensions,
+    negative_number_one_mb_as_dimensions,
+    number_one_mb_as_token_id,
+    number_one_mb_as_model,
+    model_name_one_mib,
+    user_one_mib,
+    encoding_format_one_mib,
+    encoding_format_one_mib_array,
+    unknown_member_name_one_mib,
+    ids_not_integers,
+    empty_body,
+    null_body,
+    empty_strings_100k,
+    strings_100k,
+    body_over_64_mib,
+    syntax_error_after_too_long_input,
+    many_unknown_members,
+    many_duplicate_members,
+}
