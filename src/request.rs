@@ -394,6 +394,10 @@ impl<'a> Parser<'a> {
 
     /// Reads a string, borrowing it from the body when it has no escapes.
     fn string(&mut self) -> Result<Cow<'a, str>, Syntax> {
+        // Object keys reach here unchecked: the quote must be there, not assumed.
+        if self.peek() != Some(b'"') {
+            return Err(self.pos);
+        }
         let start = self.pos + 1;
         let run_end = self.plain_run(start);
         if self.bytes.get(run_end) == Some(&b'"') {
