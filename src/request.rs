@@ -109,8 +109,8 @@ pub(crate) fn parse<'a>(
     let mut request = RawRequest::default();
     let mut duplicate: Option<Cow<'a, str>> = None;
     let mut unknown: Option<Cow<'a, str>> = None;
-    let mut unknown_seen: HashSet<Cow<'a, str>> = HashSet::new();
-    p.parse_object_members(|p, key| {
+    let mut names = MemberNames::new(body);
+    p.parse_object_members(|p, key_start, key| {
         let slot_taken = match &*key {
             "model" => replace(&mut request.model, p.value()?),
             "input" => request.input.replace(p.input(limits)?).is_some(),
@@ -120,13 +120,16 @@ pub(crate) fn parse<'a>(
             name => {
                 let start = p.pos;
                 p.skip_value()?;
-                if limits.allowed_members.iter().any(|m| m == name) {
+                let seen = names.insert(key_start, &key);
+                if seen {
+                    // A duplicate: the request is rejected, nothing more to keep.
+                } else if limits.allowed_members.iter().any(|m| m == name) {
                     let raw = p.text(start, p.pos);
                     request.extra.push((key.clone(), raw));
                 } else if unknown.is_none() {
                     unknown = Some(key.clone());
                 }
-                !unknown_seen.insert(key.clone())
+                seen
             }
         };
         if slot_taken && duplicate.is_none() {
@@ -143,6 +146,107 @@ pub(crate) fn parse<'a>(
         return Err(ErrorKind::UnknownMember { name: echo(&name) });
     }
     Ok(request)
+}
+
+/// The names of the members other than the five the contract defines, to find a
+/// duplicate among them.
+///
+/// An open-addressing table of the offsets where the keys start in the body, 4 bytes a
+/// slot: a body of many short distinct members costs under twice its size here, where
+/// a set of the names themselves (24 bytes a name and the table's slack) cost up to six
+/// times the body. Names compare after unescaping, read again from the body.
+struct MemberNames<'a> {
+    body: &'a [u8],
+    /// Key offset + 1 of each name; 0 is an empty slot. The length is 0 or a power of two.
+    slots: Vec<u32>,
+    len: usize,
+    hasher: std::hash::RandomState,
+    /// Names whose offset does not fit a slot (bodies over 4 GiB).
+    far: HashSet<String>,
+}
+
+impl<'a> MemberNames<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        MemberNames {
+            body,
+            slots: Vec::new(),
+            len: 0,
+            hasher: std::hash::RandomState::new(),
+            far: HashSet::new(),
+        }
+    }
+
+    /// The name of the key that starts at `offset`: already validated, so always there.
+    fn name_at(&self, offset: u32) -> Cow<'a, str> {
+        let mut p = Parser {
+            bytes: self.body,
+            pos: offset as usize - 1,
+            depth: 0,
+            max_depth: 0,
+        };
+        p.string().unwrap_or_default()
+    }
+
+    fn hash(&self, name: &str) -> usize {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(name) as usize
+    }
+
+    /// Adds the name whose key starts at `offset`; says whether it was there already.
+    fn insert(&mut self, offset: usize, name: &str) -> bool {
+        if self.contains(name) || self.far.contains(name) {
+            return true;
+        }
+        match u32::try_from(offset + 1) {
+            Ok(tag) => {
+                // At most 3/4 full: short probes, and under 11 bytes a name after growing.
+                if (self.len + 1) * 4 > self.slots.len() * 3 {
+                    self.grow();
+                }
+                let at = self.free_slot(self.hash(name));
+                self.slots[at] = tag;
+                self.len += 1;
+            }
+            Err(_) => {
+                self.far.insert(name.to_owned());
+            }
+        }
+        false
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        let mask = self.slots.len().wrapping_sub(1);
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mut at = self.hash(name) & mask;
+        while self.slots[at] != 0 {
+            if self.name_at(self.slots[at]) == name {
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+        false
+    }
+
+    /// The first empty slot from `hash` on.
+    fn free_slot(&self, hash: usize) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = hash & mask;
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(8);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for tag in old.into_iter().filter(|&tag| tag != 0) {
+            let at = self.free_slot(self.hash(&self.name_at(tag)));
+            self.slots[at] = tag;
+        }
+    }
 }
 
 /// Stores `value` in `slot`; says whether the slot was already filled.
@@ -206,11 +310,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Reads `{ "key": value, ... }`, handing each key to `member`, which must consume
-    /// the value. The parser sits on the opening brace.
+    /// Reads `{ "key": value, ... }`, handing each key and the offset where it starts to
+    /// `member`, which must consume the value. The parser sits on the opening brace.
     fn parse_object_members(
         &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Syntax>,
+        mut member: impl FnMut(&mut Self, usize, Cow<'a, str>) -> Result<(), Syntax>,
     ) -> Result<(), Syntax> {
         self.eat(b'{')?;
         self.enter()?;
@@ -222,11 +326,12 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
+            let key_start = self.pos;
             let key = self.string()?;
             self.skip_ws();
             self.eat(b':')?;
             self.skip_ws();
-            member(self, key)?;
+            member(self, key_start, key)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
