@@ -34,6 +34,7 @@ entry_tests! {
     crlf_50k,
     mixed_unicode_whitespace,
     letters_100kb_no_spaces,
+    letters_one_mib_no_spaces,
     random_cjk,
     combining_marks_100k,
     zwj_emoji_families,
@@ -76,5 +77,23 @@ entry_tests! {
     body_over_64_mib,
     syntax_error_after_too_long_input,
     many_unknown_members,
+    many_unknown_members_then_a_duplicate,
     many_duplicate_members,
+}
+
+/// Writes the entries small enough for a fuzzer (4 KB, libFuzzer's default input size)
+/// into the `check_bytes` seed corpus. Run by hand after changing the catalogue:
+/// `cargo test --release --test hostile_catalogue -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand"]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/check_bytes");
+    std::fs::create_dir_all(&dir).expect("seed dir");
+    for entry in common::CATALOGUE {
+        let case = (entry.build)();
+        if case.body.len() <= 4096 {
+            let path = dir.join(format!("catalogue_{}", entry.name));
+            std::fs::write(path, &case.body).expect("seed written");
+        }
+    }
 }

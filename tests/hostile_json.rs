@@ -16,11 +16,20 @@ fn assert_answer(name: &str, body: impl Into<Vec<u8>>, expect: Expect) -> Option
 
 #[test]
 fn token_ids_that_are_not_integers_are_invalid_input() {
-    for id in ["1.0", "-0", "1e2", "1E2", "1e+2", "0.5", "-1", "-100", "1.5e3"] {
-        for input in [format!("[{id}]"), format!("[1,{id}]"), format!("[[1],[2,{id}]]")] {
+    for id in [
+        "1.0", "-0", "1e2", "1E2", "1e+2", "0.5", "-1", "-100", "1.5e3",
+    ] {
+        for input in [
+            format!("[{id}]"),
+            format!("[1,{id}]"),
+            format!("[[1],[2,{id}]]"),
+        ] {
             let kind = assert_answer(&input, body_with_input(&input), invalid_input());
             assert!(
-                matches!(kind, Some(ErrorKind::InvalidInput(InputShape::InvalidTokenId { .. }))),
+                matches!(
+                    kind,
+                    Some(ErrorKind::InvalidInput(InputShape::InvalidTokenId { .. }))
+                ),
                 "{input}: {kind:?}"
             );
         }
@@ -47,7 +56,11 @@ fn token_ids_outside_cl100k_are_invalid_input() {
         .map(String::from),
     );
     for id in &ids {
-        for input in [format!("[{id}]"), format!("[0,{id}]"), format!("[[0],[{id}]]")] {
+        for input in [
+            format!("[{id}]"),
+            format!("[0,{id}]"),
+            format!("[[0],[{id}]]"),
+        ] {
             assert_answer(&input, body_with_input(&input), invalid_input());
         }
     }
@@ -131,15 +144,33 @@ fn invalid_utf8_is_invalid_json_in_every_position() {
     for bad in NOT_UTF8 {
         let mut bodies: Vec<Vec<u8>> = Vec::new();
         for (before, after) in [
-            (br#"{"model":"text-embedding-3-small","input":"a"#.as_slice(), br#"b"}"#.as_slice()),
-            (br#"{"model":"text-embedding-3-small","input":["a",""#, br#""]}"#),
+            (
+                br#"{"model":"text-embedding-3-small","input":"a"#.as_slice(),
+                br#"b"}"#.as_slice(),
+            ),
+            (
+                br#"{"model":"text-embedding-3-small","input":["a",""#,
+                br#""]}"#,
+            ),
             (br#"{"model":""#, br#"","input":"a"}"#),
-            (br#"{"model":"text-embedding-3-small","input":"a","user":""#, br#""}"#),
-            (br#"{"model":"text-embedding-3-small","input":"a",""#, br#"":1}"#),
-            (br#"{"model":"text-embedding-3-small","input":"a","x":[""#, br#""]}"#),
+            (
+                br#"{"model":"text-embedding-3-small","input":"a","user":""#,
+                br#""}"#,
+            ),
+            (
+                br#"{"model":"text-embedding-3-small","input":"a",""#,
+                br#"":1}"#,
+            ),
+            (
+                br#"{"model":"text-embedding-3-small","input":"a","x":[""#,
+                br#""]}"#,
+            ),
             (br#"{"model":"text-embedding-3-small","input":"a"}"#, b""),
             (b"", br#"{"model":"text-embedding-3-small","input":"a"}"#),
-            (br#"{"model":"text-embedding-3-small","input":"a","x":"#, b"}"),
+            (
+                br#"{"model":"text-embedding-3-small","input":"a","x":"#,
+                b"}",
+            ),
         ] {
             bodies.push([before, bad, after].concat());
         }
@@ -219,9 +250,12 @@ fn a_configured_depth_limit_is_honoured() {
 
 #[test]
 fn json_whitespace_is_allowed_and_other_whitespace_is_not() {
-    let spaced = format!(" \t\r\n{{ \"model\" \n: \"{MODEL}\" ,\r\n\"input\"\t:\t[ \"a\" , \"b\" ] }} \n");
+    let spaced =
+        format!(" \t\r\n{{ \"model\" \n: \"{MODEL}\" ,\r\n\"input\"\t:\t[ \"a\" , \"b\" ] }} \n");
     assert_answer("json whitespace", spaced, Expect::Counts(vec![1, 1]));
-    for space in ["\u{a0}", "\u{c}", "\u{b}", "\u{3000}", "\u{feff}", "\u{2028}", "\u{0}"] {
+    for space in [
+        "\u{a0}", "\u{c}", "\u{b}", "\u{3000}", "\u{feff}", "\u{2028}", "\u{0}",
+    ] {
         let body = format!(r#"{{"model":"{MODEL}",{space}"input":"a"}}"#);
         assert_answer(&format!("{space:?}"), body, invalid_json());
     }
@@ -230,9 +264,37 @@ fn json_whitespace_is_allowed_and_other_whitespace_is_not() {
 #[test]
 fn malformed_literals_and_numbers_are_invalid_json() {
     for value in [
-        "nul", "nulll", "tru", "True", "fals", "NaN", "Infinity", "-Infinity", "-", "+1", "01",
-        "-01", "1.", ".5", "1e", "1e+", "1.e5", "0x10", "1_000", "--1", "1..2", "'a'", "\"a",
-        "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{,}", "[1 2]", "{\"a\" 1}",
+        "nul",
+        "nulll",
+        "tru",
+        "True",
+        "fals",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "-",
+        "+1",
+        "01",
+        "-01",
+        "1.",
+        ".5",
+        "1e",
+        "1e+",
+        "1.e5",
+        "0x10",
+        "1_000",
+        "--1",
+        "1..2",
+        "'a'",
+        "\"a",
+        "[1,]",
+        "[,1]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{,}",
+        "[1 2]",
+        "{\"a\" 1}",
     ] {
         for body in [
             format!(r#"{{"model":"{MODEL}","input":"a","x":{value}}}"#),
@@ -280,7 +342,10 @@ fn bodies_rejected_after_parsing() -> Vec<String> {
         r#"{"model":"nope","input":"a"}"#.into(),
         r#"{"model":"text-embedding-ada-002","input":"a","dimensions":null}"#.into(),
         format!(r#"{{"model":"{MODEL}","input":"a","dimensions":5000}}"#),
-        format!(r#"{{"model":"{MODEL}","input":{}}}"#, json_string(&"a".repeat(70_000))),
+        format!(
+            r#"{{"model":"{MODEL}","input":{}}}"#,
+            json_string(&"a".repeat(70_000))
+        ),
         format!(
             r#"{{"model":"{MODEL}","input":[{}]}}"#,
             vec![json_string(&"a ".repeat(8000)); 40].join(",")
@@ -292,14 +357,16 @@ fn bodies_rejected_after_parsing() -> Vec<String> {
 fn a_syntax_error_anywhere_beats_every_later_rule() {
     let policy = Policy::openai();
     for body in bodies_rejected_after_parsing() {
-        let rejected = policy.check(body.as_bytes()).expect_err("rejected as it is");
+        let rejected = policy
+            .check(body.as_bytes())
+            .expect_err("rejected as it is");
         assert!(!matches!(rejected.kind(), ErrorKind::InvalidJson { .. }));
         let cut = &body[..body.len() - 1];
         let broken = [
             format!("{body}x"),
             format!("{body},"),
             format!("{body}{{}}"),
-            format!("{cut}"),
+            cut.to_string(),
             format!("{cut},}}"),
             format!("{cut},\"\u{1}\":1}}"),
             format!("{cut},\"x\":\"\\ud800\"}}"),
@@ -336,24 +403,56 @@ fn the_first_duplicate_in_body_order_is_named() {
 
 #[test]
 fn values_echoed_in_messages_are_cut_to_64_bytes() {
-    for (len, c) in [(63, "a"), (64, "a"), (65, "a"), (1000, "a"), (100, "\u{e9}"), (100, "\u{20ac}"), (100, "\u{1f600}")] {
+    for (len, c) in [
+        (63, "a"),
+        (64, "a"),
+        (65, "a"),
+        (1000, "a"),
+        (100, "\u{e9}"),
+        (100, "\u{20ac}"),
+        (100, "\u{1f600}"),
+    ] {
         let model = c.repeat(len);
         let body = format!(r#"{{"model":{},"input":"x"}}"#, json_string(&model));
-        let message = Policy::openai().check(body.as_bytes()).unwrap_err().message();
+        let message = Policy::openai()
+            .check(body.as_bytes())
+            .unwrap_err()
+            .message();
         assert!(message.len() <= 64 + 3 + 70, "{message}");
-        assert_answer(&format!("{len} x {c}"), body, model_not_found(&common::echo(&model)));
+        assert_answer(
+            &format!("{len} x {c}"),
+            body,
+            model_not_found(&common::echo(&model)),
+        );
     }
     let n = "7".repeat(65);
     let body = format!(r#"{{"model":"{MODEL}","input":"x","encoding_format":{n}}}"#);
-    assert_answer("number echo", body, common::bad_encoding_format(&format!("{}...", &n[..64])));
+    assert_answer(
+        "number echo",
+        body,
+        common::bad_encoding_format(&format!("{}...", &n[..64])),
+    );
 }
 
 #[test]
 fn empty_null_and_scalar_bodies() {
-    for body in ["", " ", "\n\t", "{", "}", "[", "{\"model\"", "{\"model\":", "\"", "nul"] {
+    for body in [
+        "",
+        " ",
+        "\n\t",
+        "{",
+        "}",
+        "[",
+        "{\"model\"",
+        "{\"model\":",
+        "\"",
+        "nul",
+    ] {
         assert_answer(&format!("{body:?}"), body, invalid_json());
     }
-    for body in ["null", "1", "-0.5e3", "true", "\"x\"", "[]", "[{}]", " null "] {
+    for body in [
+        "null", "1", "-0.5e3", "true", "\"x\"", "[]", "[{}]", " null ",
+    ] {
         assert_answer(body, body, common::not_an_object());
     }
 }
@@ -382,7 +481,11 @@ fn the_per_input_limit_beats_the_request_total_and_names_the_input() {
     let body = body_with_input(&format!("[{}]", inputs.join(",")));
     let kind = assert_answer("last too long", body, common::input_too_long(8192));
     match kind {
-        Some(ErrorKind::InputTooLong { index, tokens_at_least, limit }) => {
+        Some(ErrorKind::InputTooLong {
+            index,
+            tokens_at_least,
+            limit,
+        }) => {
             assert_eq!((index, limit), (40, 8192));
             assert!(tokens_at_least > 8192);
         }
@@ -393,10 +496,22 @@ fn the_per_input_limit_beats_the_request_total_and_names_the_input() {
 #[test]
 fn the_request_total_counts_every_input_exactly() {
     // The total passes 300,000 at the 38th input; every input is still counted.
-    let texts: Vec<String> = (0..60).map(|i| format!("{} tail{i}", "b ".repeat(8000))).collect();
+    let texts: Vec<String> = (0..60)
+        .map(|i| format!("{} tail{i}", "b ".repeat(8000)))
+        .collect();
     let counts: Vec<usize> = texts.iter().map(|t| tiktoken_count(t)).collect();
     let sum: usize = counts.iter().sum();
     assert!(sum > 300_000 && counts.iter().all(|&n| n <= 8192));
-    let kind = assert_answer("exact sum", common::strings_body(&texts), common::too_many_tokens(sum, 300_000));
-    assert_eq!(kind, Some(ErrorKind::TooManyTokens { tokens: sum, limit: 300_000 }));
+    let kind = assert_answer(
+        "exact sum",
+        common::strings_body(&texts),
+        common::too_many_tokens(sum, 300_000),
+    );
+    assert_eq!(
+        kind,
+        Some(ErrorKind::TooManyTokens {
+            tokens: sum,
+            limit: 300_000
+        })
+    );
 }

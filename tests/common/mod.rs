@@ -479,6 +479,26 @@ fn one_text_by_tiktoken_crate(text: String) -> Case {
     one_text(text, count)
 }
 
+/// Distinct member names, shortest first, of printable ASCII but `"` and `\\`.
+pub fn short_names() -> impl Iterator<Item = String> {
+    let alphabet: Vec<char> = (b'!'..=b'~')
+        .filter(|b| !matches!(b, b'"' | b'\\'))
+        .map(char::from)
+        .collect();
+    (1..).flat_map(move |len: u32| {
+        let alphabet = alphabet.clone();
+        let n = alphabet.len();
+        (0..n.pow(len)).map(move |mut i| {
+            let mut name = String::new();
+            for _ in 0..len {
+                name.push(alphabet[i % n]);
+                i /= n;
+            }
+            name
+        })
+    })
+}
+
 fn one_mib_user() -> String {
     "u".repeat(MIB)
 }
@@ -515,6 +535,12 @@ catalogue! {
         let mut rng = Rng::new(11);
         let text: String = (0..100_000).map(|_| (b'a' + rng.below(26) as u8) as char).collect();
         one_text_by_tiktoken_crate(text)
+    };
+    letters_one_mib_no_spaces => || {
+        // The longest text still counted (8192 x 128 bytes), in one piece.
+        let mut rng = Rng::new(19);
+        let text: String = (0..MIB).map(|_| (b'a' + rng.below(26) as u8) as char).collect();
+        Case::new(string_body(&text), input_too_long(8192))
     };
     random_cjk => || {
         let mut rng = Rng::new(13);
@@ -679,13 +705,21 @@ catalogue! {
         Case::new(body, invalid_json())
     };
     many_unknown_members => || {
-        // 200,000 distinct names: only the first is reported.
+        // 300,000 distinct names, the shortest there are: only the first is reported.
         let mut body = format!(r#"{{"model":"{MODEL}","input":"x""#);
-        for i in 0..200_000 {
-            body.push_str(&format!(r#","k{i:x}":0"#));
+        for name in short_names().take(300_000) {
+            body.push_str(&format!(r#","{name}":0"#));
         }
         body.push('}');
-        Case::new(body, unknown_member("k0"))
+        Case::new(body, unknown_member("!"))
+    };
+    many_unknown_members_then_a_duplicate => || {
+        let mut body = format!(r#"{{"model":"{MODEL}","input":"x""#);
+        for name in short_names().take(300_000).chain(["~~".to_owned()]) {
+            body.push_str(&format!(r#","{name}":0"#));
+        }
+        body.push('}');
+        Case::new(body, duplicate("~~"))
     };
     many_duplicate_members => || {
         let mut body = format!(r#"{{"model":"{MODEL}","input":"x""#);
