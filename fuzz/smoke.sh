@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fuzz smoke run: every target for a short time, seeded from fuzz/seeds/<target>/ with
+# the JSON dictionary. Called by .ci/run; exits non-zero on any crash.
+#
+#   bash fuzz/smoke.sh            # every target, 30 s each
+#   FUZZ_SECONDS=5 bash fuzz/smoke.sh check_bytes
+#
+# Needs cargo-fuzz (installed here if missing) and a nightly toolchain; where only a
+# stable toolchain exists, it is run with RUSTC_BOOTSTRAP=1, which lets stable rustc
+# take the -Z flags cargo-fuzz passes.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+seconds="${FUZZ_SECONDS:-30}"
+if [ "$#" -gt 0 ]; then
+    targets=("$@")
+else
+    targets=(check_bytes check_structured count_vs_reference)
+    # The vector targets exist once the library has its vector module.
+    for t in vector_roundtrip vector_decode; do
+        [ -f "fuzz_targets/$t.rs" ] && targets+=("$t")
+    done
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    toolchain=(+nightly)
+else
+    echo "fuzz/smoke.sh: no nightly toolchain; using stable with RUSTC_BOOTSTRAP=1"
+    export RUSTC_BOOTSTRAP=1
+fi
+
+# One build for all targets (release with debug assertions, AddressSanitizer).
+cargo "${toolchain[@]}" fuzz build
+
+summary=()
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
+    log="$(mktemp)"
+    echo "== fuzz $t for ${seconds}s"
+    if ! cargo "${toolchain[@]}" fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+        -max_total_time="$seconds" -dict=json.dict -timeout=10 -rss_limit_mb=4096 \
+        -print_final_stats=1 >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "fuzz/smoke.sh: $t failed; the input is in fuzz/artifacts/$t/"
+        exit 1
+    fi
+    runs="$(grep -Eo 'Done [0-9]+ runs' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo '?')"
+    cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 || true)"
+    summary+=("$t: $runs runs in ${seconds}s, $cov, no crash")
+    rm -f "$log"
+done
+printf '%s\n' "${summary[@]}"
