@@ -97,3 +97,42 @@ fn write_fuzz_seeds() {
         }
     }
 }
+
+/// The time figure of every entry: the best of three checks, in ms per MB of body,
+/// against the target of 60 ms/MB. A benchmark, run by hand:
+/// `cargo test --release --test hostile_catalogue -- --ignored --nocapture report_ms_per_mb`.
+#[test]
+#[ignore = "a benchmark: prints each entry's ms/MB"]
+fn report_ms_per_mb() {
+    let policy = embedguard::Policy::openai();
+    embedguard::cl100k().count("warm up");
+    println!(
+        "{:<42} {:>10} {:>10} {:>8}",
+        "entry", "bytes", "ms", "ms/MB"
+    );
+    for entry in common::CATALOGUE {
+        let case = (entry.build)();
+        let best = (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let _ = std::hint::black_box(policy.check(std::hint::black_box(&case.body)));
+                start.elapsed()
+            })
+            .min()
+            .unwrap_or_default();
+        let ms = best.as_secs_f64() * 1000.0;
+        let mb = case.body.len() as f64 / 1e6;
+        let per_mb = if mb >= 0.01 {
+            format!("{:.1}", ms / mb)
+        } else {
+            "-".to_owned()
+        };
+        println!(
+            "{:<42} {:>10} {:>10.3} {:>8}",
+            entry.name,
+            case.body.len(),
+            ms,
+            per_mb
+        );
+    }
+}
