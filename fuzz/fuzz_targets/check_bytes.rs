@@ -1,10 +1,16 @@
-//! Arbitrary bytes as a request body: never panics, and every answer keeps the
-//! contract's invariants (see `embedguard_fuzz::check_and_verify`).
+//! Arbitrary bytes as a request body and as an `Authorization` header: never panics,
+//! and every answer keeps the contract's invariants (see `embedguard_fuzz`).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|body: &[u8]| {
-    let _ = embedguard_fuzz::check_and_verify(embedguard_fuzz::policy(), body);
+fuzz_target!(|data: &[u8]| {
+    let _ = embedguard_fuzz::check_and_verify(embedguard_fuzz::policy(), data);
+    embedguard_fuzz::check_header_and_verify(data);
+    if let Some(rest) = data.strip_prefix(b"B") {
+        // Most headers worth trying start with the scheme.
+        let header = [b"Bearer ".as_slice(), rest].concat();
+        embedguard_fuzz::check_header_and_verify(&header);
+    }
 });

@@ -563,3 +563,53 @@ pub fn rule_of(kind: &ErrorKind) -> u8 {
         _ => 0,
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Authorization headers
+
+/// The gateway key the header checks compare against.
+pub const GATEWAY_KEY: &str = "sk-gateway-fuzz1234";
+
+/// A key set holding [`GATEWAY_KEY`], built once.
+pub fn keys() -> &'static embedguard::KeySet {
+    static KEYS: OnceLock<embedguard::KeySet> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        embedguard::KeySet::new()
+            .with_key(GATEWAY_KEY)
+            .expect("a well-formed key")
+    })
+}
+
+/// Checks `header` as an `Authorization` value: a 401 in OpenAI's shape unless it is
+/// `Bearer` and the gateway's key, and a key echoed only masked (first and last 4
+/// characters, at most 64, printable ASCII; all `*` up to 8).
+pub fn check_header_and_verify(header: &[u8]) {
+    match keys().check_header(Some(header)) {
+        Ok(index) => {
+            assert_eq!(index, 0);
+            let text = std::str::from_utf8(header).expect("the accepted header is ASCII");
+            assert!(text.trim().ends_with(GATEWAY_KEY));
+        }
+        Err(err) => {
+            verify_envelope(&err);
+            assert_eq!(err.status(), 401);
+            let message = err.message();
+            if let Some(rest) = message.strip_prefix("Incorrect API key provided: ") {
+                let masked = rest.strip_suffix('.').expect("ends with a period");
+                let chars: Vec<char> = masked.chars().collect();
+                let n = chars.len();
+                assert!(n >= 1 && n <= 64, "{masked:?}");
+                assert!(chars.iter().all(|c| (' '..='~').contains(c)), "{masked:?}");
+                for (i, c) in chars.iter().enumerate() {
+                    if n <= 8 || (4..n - 4).contains(&i) {
+                        assert_eq!(*c, '*', "{masked:?}");
+                    }
+                }
+                assert_eq!(
+                    embedguard::mask_key(masked.as_bytes()).map(|m| m.len()),
+                    Some(n)
+                );
+            }
+        }
+    }
+}
