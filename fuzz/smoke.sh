@@ -15,7 +15,7 @@ seconds="${FUZZ_SECONDS:-30}"
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(check_bytes check_structured count_vs_reference)
+    targets=(check_bytes check_structured count_vs_reference check_truncation)
     # The vector targets exist once the library has its vector module.
     for t in vector_roundtrip vector_decode; do
         [ -f "fuzz_targets/$t.rs" ] && targets+=("$t")
