@@ -40,6 +40,8 @@ entry_tests! {
     zwj_emoji_families,
     special_token_text,
     dense_cjk_2048_inputs,
+    dense_cjk_first_input_too_long,
+    dense_cjk_one_mib_input,
     token_arrays_37_of_8109,
     token_arrays_2048_of_4096,
     nesting_100k_in_input,

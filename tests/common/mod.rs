@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 pub const TARGET_MS_PER_MB: f64 = 60.0;
 /// The tests allow this many times the target, so they stay stable on a busy machine.
 pub const TIME_MARGIN: f64 = 10.0;
+/// The budget of a body whose answer is decided early: reading it costs a few ms/MB,
+/// counting all of it 30 to 80.
+pub const DECIDED_EARLY_MS_PER_MB: f64 = 25.0;
 /// Fixed cost allowed on top, for small bodies whose time is all noise.
 pub const TIME_FLOOR: Duration = Duration::from_millis(50);
 
@@ -46,6 +49,9 @@ pub struct Case {
     /// Whether the body is to be rejected from its size alone: the time bound then
     /// allows only the floor, however large the body.
     pub size_only: bool,
+    /// Whether the answer is decided after a small part of the counting: the time bound
+    /// is then [`DECIDED_EARLY_MS_PER_MB`], far below what counting everything costs.
+    pub decided_early: bool,
 }
 
 impl Case {
@@ -54,6 +60,7 @@ impl Case {
             body: body.into(),
             expect,
             size_only: false,
+            decided_early: false,
         }
     }
 }
@@ -387,6 +394,18 @@ pub fn time_budget(len: usize) -> Duration {
     TIME_FLOOR + Duration::from_secs_f64(mb * TARGET_MS_PER_MB * TIME_MARGIN / 1000.0)
 }
 
+/// The time a case may take, margin included.
+pub fn case_budget(case: &Case) -> Duration {
+    if case.size_only {
+        TIME_FLOOR
+    } else if case.decided_early {
+        let mb = case.body.len() as f64 / 1e6;
+        TIME_FLOOR + Duration::from_secs_f64(mb * DECIDED_EARLY_MS_PER_MB / 1000.0)
+    } else {
+        time_budget(case.body.len())
+    }
+}
+
 /// Shortens long expectations for a failure message.
 fn show(expect: &Expect) -> String {
     let text = format!("{expect:?}");
@@ -419,11 +438,7 @@ pub fn assert_case_with(policy: &Policy, name: &str, case: &Case) -> Option<Erro
         show(&case.expect),
         show(&got)
     );
-    let budget = if case.size_only {
-        TIME_FLOOR
-    } else {
-        time_budget(case.body.len())
-    };
+    let budget = case_budget(case);
     let ms_per_mb = elapsed.as_secs_f64() * 1000.0 / (case.body.len().max(1) as f64 / 1e6);
     eprintln!(
         "{name}: {} bytes in {:.3} ms ({ms_per_mb:.1} ms/MB)",
@@ -477,6 +492,15 @@ fn one_text_by_tiktoken(text: String) -> Case {
 fn one_text_by_tiktoken_crate(text: String) -> Case {
     let count = tiktoken_crate_count(&text);
     one_text(text, count)
+}
+
+/// The largest character boundary of `text` at or below `at`.
+pub fn floor_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Distinct member names, shortest first, of printable ASCII but `"` and `\\`.
@@ -565,6 +589,27 @@ catalogue! {
         let texts: Vec<String> = (0..2048).map(|_| dense_cjk(&mut rng, 1_500)).collect();
         let counts: Vec<usize> = texts.iter().map(|t| tiktoken_count(t)).collect();
         Case::new(strings_body(&texts), answer_for_counts(counts))
+    };
+    dense_cjk_first_input_too_long => || {
+        // Decided by the first input: the 2047 after it are read, not counted.
+        let mut rng = Rng::new(23);
+        let mut texts = vec![dense_cjk(&mut rng, 9_000)];
+        texts.extend((0..2047).map(|_| dense_cjk(&mut rng, 1_500)));
+        assert!(tiktoken_count(&texts[0]) > 8192);
+        Case {
+            decided_early: true,
+            ..Case::new(strings_body(&texts), input_too_long(8192))
+        }
+    };
+    dense_cjk_one_mib_input => || {
+        // Decided after about 8193 tokens, some 25 KB of the megabyte.
+        let mut rng = Rng::new(29);
+        let mut text = dense_cjk(&mut rng, 340_000);
+        text.truncate(floor_boundary(&text, MIB));
+        Case {
+            decided_early: true,
+            ..Case::new(string_body(&text), input_too_long(8192))
+        }
     };
     token_arrays_37_of_8109 => || Case::new(token_arrays_body(37, 8109), too_many_tokens(300_033, 300_000));
     token_arrays_2048_of_4096 => || Case::new(token_arrays_body(2048, 4096), too_many_tokens(2048 * 4096, 300_000));
