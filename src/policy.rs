@@ -474,9 +474,19 @@ fn truncate(input: &mut Input<'_>, limit: usize) -> usize {
 fn text_cut(text: &str, limit: usize) -> (usize, usize) {
     let cl100k = cl100k();
     // The first `limit` tokens lie within `limit * 128` bytes; a little more lets the
-    // tokenizer see what follows the last of them.
-    let window = floor_char_boundary(text, (limit + 1).saturating_mul(MAX_TOKEN_BYTES));
-    let ids = cl100k.encode(&text[..window]);
+    // tokenizer see what follows the last of them. The window starts at 8 bytes a token
+    // and doubles until it holds more than `limit` tokens, so dense text is not encoded
+    // far past the cut: time and memory follow what is kept, not the worst case.
+    let most = floor_char_boundary(text, (limit + 1).saturating_mul(MAX_TOKEN_BYTES));
+    let mut window = floor_char_boundary(text, (limit + 1).saturating_mul(8).min(most));
+    let ids = loop {
+        let ids = cl100k.encode(&text[..window]);
+        let next = floor_char_boundary(text, window.saturating_mul(2).min(most));
+        if ids.len() > limit || next <= window {
+            break ids;
+        }
+        window = next;
+    };
     let mut ends: Vec<usize> = ids
         .iter()
         .take(limit)
