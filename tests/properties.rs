@@ -1,4 +1,4 @@
-//! Properties of counting and checking, on generated texts and bodies.
+//! Properties of counting, checking and vectors, on generated texts, bodies and floats.
 //!
 //! The reference for counts is tiktoken-rs `encode_ordinary`. Failing cases proptest finds
 //! are kept in `proptest-regressions/properties.txt` and replayed first on every run.
@@ -199,5 +199,39 @@ proptest! {
         let lens: Vec<usize> = arrays.iter().map(Vec::len).collect();
         prop_assert_eq!(checked.token_counts(), lens.as_slice());
         prop_assert_eq!(checked.usage().total_tokens, lens.iter().sum::<usize>());
+    }
+
+    #[test]
+    fn prop_base64_round_trip_is_bit_exact(bits in prop::collection::vec(any::<u32>(), 0..64)) {
+        let values: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
+        let text = embedguard::encode_base64(&values);
+        prop_assert_eq!(text.len(), embedguard::base64_len(values.len()));
+        let back = embedguard::decode_base64(&text).expect("its own encoding decodes");
+        let back_bits: Vec<u32> = back.iter().map(|v| v.to_bits()).collect();
+        prop_assert_eq!(back_bits, bits);
+    }
+
+    #[test]
+    fn prop_shortening_yields_unit_norm_or_zero(
+        values in prop::collection::vec(
+            prop_oneof![Just(0.0f32), Just(-0.0f32), -1e30f32..1e30, -1e-30f32..1e-30],
+            1..64,
+        ),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let dimensions = 1 + cut.index(values.len());
+        let mut short = values.clone();
+        embedguard::shorten(&mut short, dimensions).expect("short enough");
+        prop_assert_eq!(short.len(), dimensions);
+        let norm = short.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+        if values[..dimensions].iter().all(|&v| v == 0.0) {
+            prop_assert!(short.iter().all(|&v| v == 0.0));
+        } else {
+            prop_assert!((norm - 1.0).abs() < 1e-5, "norm {}", norm);
+        }
+        // Direction is kept: each value is the original scaled by one positive factor.
+        for (s, v) in short.iter().zip(&values) {
+            prop_assert!(s.signum() == v.signum() || *s == 0.0);
+        }
     }
 }
