@@ -76,3 +76,25 @@ fn every_catalogue_entry_under_truncation() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Found by `check_truncation`: with a per-input limit of 0 nothing can be kept, so even
+/// a truncating policy rejects (rule 17), naming the input.
+#[test]
+fn a_limit_of_zero_rejects_even_when_truncating() {
+    let policy = Policy::openai()
+        .with_limits(embedguard::Limits::openai().with_max_input_tokens(0))
+        .with_over_limit(OverLimit::Truncate);
+    let case = common::Case::new(common::strings_body(&["20"]), common::input_too_long(0));
+    let kind = common::assert_case_with(&policy, "limit 0", &case);
+    assert!(
+        matches!(
+            kind,
+            Some(ErrorKind::InputTooLong {
+                index: 0,
+                limit: 0,
+                ..
+            })
+        ),
+        "{kind:?}"
+    );
+}

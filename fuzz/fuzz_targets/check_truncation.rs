@@ -1,10 +1,11 @@
 //! Arbitrary texts under a policy that cuts inputs over a small per-input limit: every
 //! cut input is a prefix of the original on a character boundary, its count is exact
-//! (tiktoken-rs) and within the limit, and the inputs that fit are untouched.
+//! (tiktoken-rs) and within the limit, and the inputs that fit are untouched; a
+//! request is rejected only for an input that cannot keep one character.
 
 #![no_main]
 
-use embedguard::{Input, Limits, OverLimit, Policy};
+use embedguard::{ErrorKind, Input, Limits, OverLimit, Policy};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, Vec<String>)| {
@@ -31,7 +32,21 @@ fuzz_target!(|input: (u8, Vec<String>)| {
     );
     let checked = match policy.check(body.as_bytes()) {
         Ok(checked) => checked,
-        Err(err) => panic!("{body}: {err:?}"),
+        Err(err) => {
+            // Rejected only when an input cannot keep one whole character: a limit of
+            // 0, or a first character of several bytes split across tokens.
+            let ErrorKind::InputTooLong { index, .. } = *err.kind() else {
+                panic!("{body}: {err:?}");
+            };
+            let text = &texts[index];
+            assert!(
+                embedguard_fuzz::reference_count(text) > limit,
+                "{body}: {err:?}"
+            );
+            let first = text.chars().next().expect("not empty");
+            assert!(limit == 0 || !first.is_ascii(), "{body}: {err:?}");
+            return;
+        }
     };
     let counts = checked.token_counts();
     assert_eq!(counts.len(), texts.len());
