@@ -5,13 +5,16 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use embedguard_fuzz::{Request, check_and_verify, policy, rule_of};
+use embedguard::{Checked, Upstream};
+use embedguard_fuzz::{Request, check_and_verify, policy, rule_of, verify_envelope};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
 struct Case {
     request: Request,
     mutation: Option<Mutation>,
+    /// An upstream's caps (inputs, tokens) to plan an accepted request for.
+    caps: (u8, u16),
 }
 
 /// A byte-level change to the rendered body; positions wrap around its length.
@@ -29,7 +32,10 @@ fuzz_target!(|case: Case| {
     let (mut body, _) = case.request.render();
     let Some(mutation) = case.mutation else {
         let got = match check_and_verify(policy(), &body) {
-            Ok(checked) => Ok(checked.token_counts().to_vec()),
+            Ok(checked) => {
+                verify_plan(&checked, case.caps);
+                Ok(checked.token_counts().to_vec())
+            }
             Err(err) => Err(rule_of(err.kind())),
         };
         assert_eq!(
@@ -62,3 +68,40 @@ fuzz_target!(|case: Case| {
     }
     let _ = check_and_verify(policy(), &body);
 });
+
+/// Splitting an accepted request for an upstream with these caps: parts cover the inputs
+/// in order within the caps, each part's body is itself a valid request whose counts are
+/// the part's, and the sum of the parts' usage is the request's.
+fn verify_plan(checked: &Checked<'_>, (inputs, tokens): (u8, u16)) {
+    let max_inputs = usize::from(inputs % 8).max(1);
+    let max_tokens = usize::from(tokens);
+    let upstream = Upstream::openai()
+        .with_max_inputs(max_inputs)
+        .with_max_tokens(max_tokens);
+    let counts = checked.token_counts();
+    let plan = match upstream.plan(checked) {
+        Ok(plan) => plan,
+        Err(err) => {
+            verify_envelope(&err);
+            assert!(counts.iter().any(|&n| n > max_tokens), "{err:?}");
+            return;
+        }
+    };
+    let (mut next, mut sum) = (0, 0);
+    for part in plan.parts() {
+        assert_eq!(part.start(), next);
+        assert!(!part.is_empty() && part.len() <= max_inputs);
+        assert!(part.usage().total_tokens <= max_tokens);
+        assert_eq!(part.token_counts(), &counts[part.range()]);
+        let again = policy()
+            .check(part.body().as_bytes())
+            .unwrap_or_else(|err| panic!("part {} is rejected: {err:?}", part.body()));
+        assert_eq!(again.token_counts(), part.token_counts(), "{}", part.body());
+        assert_eq!(again.inputs(), &checked.inputs()[part.range()]);
+        next += part.len();
+        sum += part.usage().total_tokens;
+    }
+    assert_eq!(next, counts.len());
+    assert_eq!(sum, checked.usage().total_tokens);
+    assert_eq!(plan.usage(), checked.usage());
+}
