@@ -188,3 +188,25 @@ fn peak_heap_of_cutting_one_mebibyte_pieces_stays_where_it_is() {
     let failures = measure_with(&policy, |name| LONG_PIECES_CUT.contains(&name), bound);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn peak_heap_of_repeated_allowed_members_is_small() {
+    // A member the policy lets through, repeated 200,000 times: a duplicate (rule 4),
+    // and no copy of each repetition is kept on the way.
+    let policy = Policy::openai().allow_member("metadata");
+    let mut body = String::from(r#"{"model":"text-embedding-3-small","input":"x""#);
+    for _ in 0..200_000 {
+        body.push_str(r#","metadata":{"k":1}"#);
+    }
+    body.push('}');
+    embedguard::cl100k().count("warm up");
+    let (peak, accepted) = peak_of_check(&policy, body.as_bytes());
+    assert!(!accepted);
+    let err = policy.check(body.as_bytes()).unwrap_err();
+    assert_eq!(err.message(), "Duplicate parameter: 'metadata'.");
+    assert!(
+        peak <= MIB,
+        "peak {peak} bytes for a body of {} bytes",
+        body.len()
+    );
+}
