@@ -157,7 +157,7 @@ fn peak_heap_of_one_mebibyte_pieces_stays_where_it_is() {
 }
 
 /// Under truncation, also the 1 MiB + 1 text: it is cut, so encoded, and the
-/// tokenizer's `encode` holds about 8 bytes for every byte of a piece (8.19 x the body).
+/// tokenizer's `encode` holds about 5 bytes for every byte of a piece (5.19 x the body).
 const LONG_PIECES_CUT: &[&str] = &[
     "spaces_one_mib",
     "spaces_999_999_then_x",
@@ -173,7 +173,7 @@ fn peak_heap_under_truncation_is_within_three_bodies_and_a_mebibyte() {
 }
 
 #[test]
-#[ignore = "open: cutting a 1 MiB piece encodes it, 8.19 x the body"]
+#[ignore = "open: cutting a 1 MiB piece encodes it, 5.19 x the body"]
 fn peak_heap_of_cutting_one_mebibyte_pieces_is_within_three_bodies_and_a_mebibyte() {
     let policy = Policy::openai().with_over_limit(OverLimit::Truncate);
     let failures = measure_with(&policy, |name| LONG_PIECES_CUT.contains(&name), allowed);
@@ -182,9 +182,9 @@ fn peak_heap_of_cutting_one_mebibyte_pieces_is_within_three_bodies_and_a_mebibyt
 
 #[test]
 fn peak_heap_of_cutting_one_mebibyte_pieces_stays_where_it_is() {
-    // Until the bound above holds: no worse than today's 8.19 x the body.
+    // Until the bound above holds: no worse than today's 5.19 x the body.
     let policy = Policy::openai().with_over_limit(OverLimit::Truncate);
-    let bound = |body: usize| body * 850 / 100 + MIB / 8;
+    let bound = |body: usize| body * 550 / 100 + MIB / 8;
     let failures = measure_with(&policy, |name| LONG_PIECES_CUT.contains(&name), bound);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
