@@ -9,11 +9,12 @@
 
 use super::tables::{load, longest_match, merged, shorter_prefix, split, token_len, whole_token};
 
-/// Runs `f` with a token stack of at least `len` entries and a dead-end bit set of at least
-/// `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long CJK clause), on
-/// the heap beyond.
+/// Runs `f` with a stack of token lengths of at least `len` entries and a dead-end bit set
+/// of at least `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long
+/// CJK clause), on the heap beyond. Lengths (a token is at most 128 bytes) rather than ids
+/// keep a long piece's stack at one byte per byte of text.
 #[inline(always)]
-fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u32], &mut [u64]) -> R) -> R {
+fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u8], &mut [u64]) -> R) -> R {
     if len <= 64 {
         f(&mut [0; 64], &mut [!0; 2])
     } else if len <= 512 {
@@ -95,28 +96,32 @@ fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
     }
 }
 
-/// Encodes `piece` into `tokens` (at least `piece.len()` long) given its longest prefix token
-/// `first`, with `dead` (at least `piece.len() / 64 + 1` words) all ones; returns the count.
+/// Encodes `piece` into `lengths` (at least `piece.len()` long: the byte length of each
+/// token in order) given its longest prefix token `first`, with `dead` (at least
+/// `piece.len() / 64 + 1` words) all ones; returns the count.
 fn backtrack(
     piece: &[u8],
     first: u32,
-    tokens: &mut [u32],
+    lengths: &mut [u8],
     dead: &mut [u64],
     cache: &mut [u64],
 ) -> usize {
     let mut n = 0usize;
     let mut pos = 0usize;
     let mut next = Some(first);
+    // The token on top of the stack; a token's bytes name it, so it is found again from
+    // its length when the stack shrinks.
+    let mut last: Option<u32> = None;
     while let Some(mut token) = next {
-        let last = if n > 0 { Some(tokens[n - 1]) } else { None };
         loop {
             let end = pos + token_len(token);
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| is_valid_cached(cache, l, token))
             {
-                tokens[n] = token;
+                lengths[n] = (end - pos) as u8;
                 n += 1;
                 pos = end;
+                last = Some(token);
                 next = longest_match(&piece[end..]).map(|(t, _)| t);
                 break;
             } else if let Some(shorter) = shorter_prefix(token) {
@@ -129,6 +134,10 @@ fn backtrack(
                         n -= 1;
                         pos -= token_len(l);
                         next = Some(l);
+                        last = match n {
+                            0 => None,
+                            _ => token_at(piece, pos - usize::from(lengths[n - 1]), pos),
+                        };
                     }
                     // Unreachable for cl100k (every byte is a token): stop rather than loop.
                     None => next = None,
@@ -138,6 +147,16 @@ fn backtrack(
         }
     }
     n
+}
+
+/// The token whose bytes are exactly `piece[start..end]`: down the chain of prefix tokens
+/// from the longest one there.
+fn token_at(piece: &[u8], start: usize, end: usize) -> Option<u32> {
+    let mut token = longest_match(&piece[start..])?.0;
+    while token_len(token) > end - start {
+        token = shorter_prefix(token)?;
+    }
+    (token_len(token) == end - start).then_some(token)
 }
 
 /// The number of tokens of the piece `text[start..end]`.
@@ -207,8 +226,8 @@ fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
-        Some((first, _)) => with_buffers(piece.len(), |tokens, dead| {
-            with_cache(|c| backtrack(piece, first, tokens, dead, c))
+        Some((first, _)) => with_buffers(piece.len(), |lengths, dead| {
+            with_cache(|c| backtrack(piece, first, lengths, dead, c))
         }),
     }
 }
@@ -223,9 +242,14 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
     match longest_match(piece) {
         None => {}
         Some((t, len)) if len == piece.len() => out.push(t),
-        Some((first, _)) => with_buffers(piece.len(), |tokens, dead| {
-            let n = with_cache(|c| backtrack(piece, first, tokens, dead, c));
-            out.extend_from_slice(&tokens[..n]);
+        Some((first, _)) => with_buffers(piece.len(), |lengths, dead| {
+            let n = with_cache(|c| backtrack(piece, first, lengths, dead, c));
+            let mut start = 0;
+            for &len in &lengths[..n] {
+                let end = start + usize::from(len);
+                out.extend(token_at(piece, start, end));
+                start = end;
+            }
         }),
     }
 }
