@@ -98,6 +98,7 @@ pub(crate) fn parse<'a>(
         pos: 0,
         depth: 0,
         max_depth: limits.max_depth,
+        scratch: Vec::new(),
     };
     let invalid_json = |offset| ErrorKind::InvalidJson { offset };
     p.skip_ws();
@@ -183,6 +184,7 @@ impl<'a> MemberNames<'a> {
             pos: offset as usize - 1,
             depth: 0,
             max_depth: 0,
+            scratch: Vec::new(),
         };
         p.string().unwrap_or_default()
     }
@@ -264,6 +266,8 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// Reused while reading each token array, so each array is allocated once, at its size.
+    scratch: Vec<u32>,
 }
 
 impl<'a> Parser<'a> {
@@ -742,7 +746,8 @@ impl<'a> Parser<'a> {
             self.depth -= 1;
             return Ok(Err(InputShape::EmptyArray { index }));
         }
-        let mut ids = Vec::new();
+        let mut ids = std::mem::take(&mut self.scratch);
+        ids.clear();
         let mut problem = None;
         loop {
             self.skip_ws();
@@ -763,8 +768,9 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        ids.shrink_to_fit();
-        Ok(problem.map_or(Ok(ids), Err))
+        let result = problem.map_or_else(|| Ok(ids.to_vec()), Err);
+        self.scratch = ids;
+        Ok(result)
     }
 
     /// Reads a run of plain ids each followed by a comma (`17, 4032,9,`) eight bytes at a
