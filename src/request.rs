@@ -515,42 +515,69 @@ impl<'a> Parser<'a> {
             self.pos = run_end + 1;
             return Ok(Cow::Borrowed(text));
         }
-        let mut decoded = String::new();
+        let mut decoded = Vec::new();
         self.scan_string(Some(&mut decoded))?;
-        Ok(Cow::Owned(decoded))
+        // Escapes decode to whole characters, so the text is UTF-8 iff the raw runs were.
+        String::from_utf8(decoded)
+            .map(Cow::Owned)
+            .map_err(|_| start)
     }
 
-    /// End of the run of bytes from `from` that need no attention inside a string.
+    /// End of the run of bytes from `from` that need no attention inside a string: up to
+    /// a quote, a backslash or a control character. Eight bytes at a time, then one by one.
     fn plain_run(&self, from: usize) -> usize {
-        let rest = &self.bytes[from.min(self.bytes.len())..];
-        from + rest
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        // A byte's high bit in the result is set where `w` has a zero byte (or after one).
+        let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+        let bytes = self.bytes;
+        let mut i = from;
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+            if zero_byte(w ^ (ONES * u64::from(b'"')))
+                | zero_byte(w ^ (ONES * u64::from(b'\\')))
+                | control
+                != 0
+            {
+                break;
+            }
+            i += 8;
+        }
+        let rest = bytes.get(i..).unwrap_or_default();
+        i + rest
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
             .unwrap_or(rest.len())
     }
 
     /// Validates a string (UTF-8, escapes, surrogate pairs, no raw control characters),
-    /// appending its decoded text to `out` when given. The parser sits on the quote.
-    fn scan_string(&mut self, mut out: Option<&mut String>) -> Result<(), Syntax> {
+    /// appending its decoded bytes to `out` when given (the caller then checks UTF-8 once
+    /// over them); without `out`, the raw text is checked here, once. The parser sits on
+    /// the quote.
+    fn scan_string(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), Syntax> {
         self.eat(b'"')?;
+        let text_start = self.pos;
         loop {
             let start = self.pos;
             let end = self.plain_run(start);
-            let run = std::str::from_utf8(&self.bytes[start..end])
-                .map_err(|e| start + e.valid_up_to())?;
             if let Some(out) = out.as_deref_mut() {
-                out.push_str(run);
+                out.extend_from_slice(&self.bytes[start..end]);
             }
             self.pos = end;
             match self.peek() {
                 Some(b'"') => {
+                    if out.is_none() {
+                        std::str::from_utf8(&self.bytes[text_start..end])
+                            .map_err(|e| text_start + e.valid_up_to())?;
+                    }
                     self.pos += 1;
                     return Ok(());
                 }
                 Some(b'\\') => {
                     let c = self.escape()?;
                     if let Some(out) = out.as_deref_mut() {
-                        out.push(c);
+                        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                     }
                 }
                 _ => return Err(self.pos),
