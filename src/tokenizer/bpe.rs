@@ -165,36 +165,37 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
     if whole_token(text, start, end).is_some() {
         return 1;
     }
-    if end - start <= 16 {
+    if end - start <= 32 {
         return count_short(text, start, end);
     }
     count_long(&text[start..end])
 }
 
-/// Counts of recent pieces of up to 16 bytes that are not one token, direct-mapped:
-/// `[key0, key1, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
-struct PieceCache([[u64; 3]; PIECE_CACHE]);
+/// Counts of recent pieces of up to 32 bytes that are not one token, direct-mapped:
+/// `[key0..key3, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
+struct PieceCache([[u64; 5]; PIECE_CACHE]);
 
 const PIECE_CACHE: usize = 1 << 13;
 
 thread_local! {
     static PIECES: std::cell::RefCell<PieceCache> =
-        const { std::cell::RefCell::new(PieceCache([[0; 3]; PIECE_CACHE])) };
+        const { std::cell::RefCell::new(PieceCache([[0; 5]; PIECE_CACHE])) };
 }
 
 #[inline(never)]
 fn count_short(text: &[u8], start: usize, end: usize) -> usize {
-    let (k0, k1) = key16(text, start, end);
+    let k = key32(text, start, end);
     let len = (end - start) as u64;
-    let slot = ((k0 ^ k1.rotate_left(29) ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let slot = ((k[0] ^ k[1].rotate_left(29) ^ k[2].rotate_left(13) ^ k[3].rotate_left(47) ^ len)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         >> (64 - PIECE_CACHE.trailing_zeros())) as usize;
     let cached = PIECES
         .try_with(|c| {
             c.try_borrow()
                 .ok()
                 .map(|c| c.0[slot])
-                .filter(|e| e[0] == k0 && e[1] == k1 && e[2] & 0xFF == len)
-                .map(|e| (e[2] >> 8) as usize)
+                .filter(|e| e[..4] == k && e[4] & 0xFF == len)
+                .map(|e| (e[4] >> 8) as usize)
         })
         .ok()
         .flatten();
@@ -204,21 +205,26 @@ fn count_short(text: &[u8], start: usize, end: usize) -> usize {
     let n = count_long(&text[start..end]);
     let _ = PIECES.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            c.0[slot] = [k0, k1, len | (n as u64) << 8];
+            c.0[slot] = [k[0], k[1], k[2], k[3], len | (n as u64) << 8];
         }
     });
     n
 }
 
-/// The bytes `text[start..end]` (1 to 16) as two zero-padded little-endian words.
+/// The bytes `text[start..end]` (1 to 32) as four zero-padded little-endian words.
 #[inline(always)]
-fn key16(text: &[u8], start: usize, end: usize) -> (u64, u64) {
-    let len = end - start;
-    if len <= 8 {
-        (load(text, start, len), 0)
-    } else {
-        (load(text, start, 8), load(text, start + 8, len - 8))
+fn key32(text: &[u8], start: usize, end: usize) -> [u64; 4] {
+    let mut key = [0; 4];
+    let mut at = start;
+    for word in &mut key {
+        if at >= end {
+            break;
+        }
+        let len = (end - at).min(8);
+        *word = load(text, at, len);
+        at += len;
     }
+    key
 }
 
 #[inline(never)]
