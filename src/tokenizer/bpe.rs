@@ -79,7 +79,7 @@ fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
     valid
 }
 
-const PAIR_CACHE: usize = 1 << 13;
+const PAIR_CACHE: usize = 1 << 15;
 
 thread_local! {
     static CACHE: std::cell::RefCell<[u64; PAIR_CACHE]> =
@@ -97,43 +97,47 @@ fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
 }
 
 /// Encodes `piece` into `lengths` (at least `piece.len()` long: the byte length of each
-/// token in order) given its longest prefix token `first`, with `dead` (at least
-/// `piece.len() / 64 + 1` words) all ones; returns the count.
+/// token in order) given its longest prefix token `first` and that token's length, with `dead`
+/// (at least `piece.len() / 64 + 1` words) all ones; returns the count.
 fn backtrack(
     piece: &[u8],
-    first: u32,
+    first: (u32, usize),
     lengths: &mut [u8],
     dead: &mut [u64],
     cache: &mut [u64],
 ) -> usize {
     let mut n = 0usize;
     let mut pos = 0usize;
+    // The candidate token and its length, carried along so that the common path never reads
+    // a token's length out of the tables.
     let mut next = Some(first);
     // The token on top of the stack; a token's bytes name it, so it is found again from
     // its length when the stack shrinks.
     let mut last: Option<u32> = None;
-    while let Some(mut token) = next {
+    while let Some((mut token, mut len)) = next {
         loop {
-            let end = pos + token_len(token);
+            let end = pos + len;
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| is_valid_cached(cache, l, token))
             {
-                lengths[n] = (end - pos) as u8;
+                lengths[n] = len as u8;
                 n += 1;
                 pos = end;
                 last = Some(token);
-                next = longest_match(&piece[end..]).map(|(t, _)| t);
+                next = longest_match(&piece[end..]);
                 break;
             } else if let Some(shorter) = shorter_prefix(token) {
                 token = shorter;
+                len = token_len(shorter);
             } else {
                 // No token can follow `last` here: give this position up for good.
                 dead[pos / 64] &= !(1 << (pos % 64));
                 match last {
                     Some(l) => {
                         n -= 1;
-                        pos -= token_len(l);
-                        next = Some(l);
+                        let l_len = usize::from(lengths[n]);
+                        pos -= l_len;
+                        next = Some((l, l_len));
                         last = match n {
                             0 => None,
                             _ => token_at(piece, pos - usize::from(lengths[n - 1]), pos),
@@ -175,7 +179,7 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
 /// `[key0..key3, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
 struct PieceCache([[u64; 5]; PIECE_CACHE]);
 
-const PIECE_CACHE: usize = 1 << 13;
+const PIECE_CACHE: usize = 1 << 14;
 
 thread_local! {
     static PIECES: std::cell::RefCell<PieceCache> =
@@ -232,7 +236,7 @@ fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
-        Some((first, _)) => with_buffers(piece.len(), |lengths, dead| {
+        Some(first) => with_buffers(piece.len(), |lengths, dead| {
             with_cache(|c| backtrack(piece, first, lengths, dead, c))
         }),
     }
@@ -248,7 +252,7 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
     match longest_match(piece) {
         None => {}
         Some((t, len)) if len == piece.len() => out.push(t),
-        Some((first, _)) => with_buffers(piece.len(), |lengths, dead| {
+        Some(first) => with_buffers(piece.len(), |lengths, dead| {
             let n = with_cache(|c| backtrack(piece, first, lengths, dead, c));
             let mut start = 0;
             for &len in &lengths[..n] {
