@@ -302,7 +302,7 @@ impl<'a> Parser<'a> {
     /// The body text between two offsets that the parser has already validated.
     fn text(&self, start: usize, end: usize) -> &'a str {
         // Validated JSON is UTF-8, and both offsets sit between tokens.
-        std::str::from_utf8(&self.bytes[start..end]).unwrap_or_default()
+        simdutf8::compat::from_utf8(&self.bytes[start..end]).unwrap_or_default()
     }
 
     fn enter(&mut self) -> Result<(), Syntax> {
@@ -498,7 +498,7 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_string(&mut self) -> Result<(), Syntax> {
-        self.scan_string(None)
+        self.scan_string().map(|_| ())
     }
 
     /// Reads a string, borrowing it from the body when it has no escapes.
@@ -510,17 +510,30 @@ impl<'a> Parser<'a> {
         let start = self.pos + 1;
         let run_end = self.plain_run(start);
         if self.bytes.get(run_end) == Some(&b'"') {
-            let text = std::str::from_utf8(&self.bytes[start..run_end])
+            let text = simdutf8::compat::from_utf8(&self.bytes[start..run_end])
                 .map_err(|e| start + e.valid_up_to())?;
             self.pos = run_end + 1;
             return Ok(Cow::Borrowed(text));
         }
-        let mut decoded = Vec::new();
-        self.scan_string(Some(&mut decoded))?;
-        // Escapes decode to whole characters, so the text is UTF-8 iff the raw runs were.
-        String::from_utf8(decoded)
-            .map(Cow::Owned)
-            .map_err(|_| start)
+        let raw = self.scan_string()?;
+        let end = self.pos;
+        let quote = end - 1;
+        // Escapes are ASCII, so the runs between them are whole `str` slices of the
+        // checked text: decoding copies them without checking UTF-8 again.
+        let mut decoded = String::with_capacity(raw.len());
+        let mut at = start;
+        loop {
+            let run_end = self.plain_run(at).min(quote);
+            decoded.push_str(raw.get(at - start..run_end - start).unwrap_or_default());
+            if run_end == quote {
+                break;
+            }
+            self.pos = run_end;
+            decoded.push(self.escape()?);
+            at = self.pos;
+        }
+        self.pos = end;
+        Ok(Cow::Owned(decoded))
     }
 
     /// End of the run of bytes from `from` that need no attention inside a string: up to
@@ -551,34 +564,24 @@ impl<'a> Parser<'a> {
             .unwrap_or(rest.len())
     }
 
-    /// Validates a string (UTF-8, escapes, surrogate pairs, no raw control characters),
-    /// appending its decoded bytes to `out` when given (the caller then checks UTF-8 once
-    /// over them); without `out`, the raw text is checked here, once. The parser sits on
-    /// the quote.
-    fn scan_string(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), Syntax> {
+    /// Validates a string (UTF-8, escapes, surrogate pairs, no raw control characters) and
+    /// returns its raw text, escapes undecoded. The parser sits on the quote.
+    fn scan_string(&mut self) -> Result<&'a str, Syntax> {
         self.eat(b'"')?;
         let text_start = self.pos;
         loop {
-            let start = self.pos;
-            let end = self.plain_run(start);
-            if let Some(out) = out.as_deref_mut() {
-                out.extend_from_slice(&self.bytes[start..end]);
-            }
-            self.pos = end;
+            self.pos = self.plain_run(self.pos);
             match self.peek() {
                 Some(b'"') => {
-                    if out.is_none() {
-                        std::str::from_utf8(&self.bytes[text_start..end])
-                            .map_err(|e| text_start + e.valid_up_to())?;
-                    }
+                    let end = self.pos;
                     self.pos += 1;
-                    return Ok(());
+                    // One check over the whole raw text: escapes are ASCII, so it is UTF-8
+                    // exactly when every run between them is.
+                    return simdutf8::compat::from_utf8(&self.bytes[text_start..end])
+                        .map_err(|e| text_start + e.valid_up_to());
                 }
                 Some(b'\\') => {
-                    let c = self.escape()?;
-                    if let Some(out) = out.as_deref_mut() {
-                        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                    }
+                    self.escape()?;
                 }
                 _ => return Err(self.pos),
             }
