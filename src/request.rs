@@ -548,12 +548,13 @@ impl<'a> Parser<'a> {
         while let Some(chunk) = bytes.get(i..i + 8) {
             let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
             let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-            if zero_byte(w ^ (ONES * u64::from(b'"')))
+            let stop = zero_byte(w ^ (ONES * u64::from(b'"')))
                 | zero_byte(w ^ (ONES * u64::from(b'\\')))
-                | control
-                != 0
-            {
-                break;
+                | control;
+            if stop != 0 {
+                // The lowest flag is exact (the borrows only spill upwards): no byte loop, whose
+                // exit the branch predictor cannot guess.
+                return i + stop.trailing_zeros() as usize / 8;
             }
             i += 8;
         }
