@@ -25,14 +25,13 @@ const MEDIUM_BITS: u32 = 15;
 
 #[inline(always)]
 fn u32_at(bytes: &[u8], i: usize) -> u32 {
-    let b = &bytes[i * 4..i * 4 + 4];
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    // One load: indexing the array byte by byte made the compiler assemble it from pieces.
+    u32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap_or_default())
 }
 
 #[inline(always)]
 fn u64_at(bytes: &[u8], i: usize) -> u64 {
-    let b = &bytes[i * 8..i * 8 + 8];
-    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default())
 }
 
 /// `len` (1 to 8) bytes of `text` from `at`, little-endian, zero-padded.
@@ -177,8 +176,11 @@ pub(super) fn class(cp: u32) -> u8 {
     if block >= CLASS_INDEX_LEN {
         return OTHER;
     }
-    let b = &CLASS[block * 2..block * 2 + 2];
-    let index = u16::from_le_bytes([b[0], b[1]]) as usize;
+    let index = u16::from_le_bytes(
+        CLASS[block * 2..block * 2 + 2]
+            .try_into()
+            .unwrap_or_default(),
+    ) as usize;
     CLASS[CLASS_INDEX_LEN * 2 + index * 128 + (cp & 127) as usize]
 }
 
