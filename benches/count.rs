@@ -1,8 +1,8 @@
 //! Token counting throughput: the crate's cl100k engine beside tiktoken-rs, bpe-openai and
 //! goliajp's `tiktoken`, all counting exactly the same tokens.
 //!
-//! - `corpus/<file>`: each file of `../shared/corpus/` on its own (generated text when the
-//!   corpus is absent);
+//! - `corpus/<file>`: each file of `../shared/corpus/` (or of the directory named by
+//!   `EMBEDGUARD_CORPUS`) on its own, generated text when there is none;
 //! - `adversarial/<shape>`: single inputs of 100 KB and 1 MB of one shape each; peers only where
 //!   they neither panic nor take seconds;
 //! - `cold_start/<engine>`: a fresh process from spawn to its first count.
@@ -16,8 +16,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 
+/// The `.txt` files of `$EMBEDGUARD_CORPUS` if set (to measure your own text), else of
+/// `../shared/corpus/`.
 fn corpus() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let dir = std::env::var_os("EMBEDGUARD_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        Into::into,
+    );
     let mut files = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
