@@ -3,6 +3,7 @@
 //!
 //! - `corpus/<file>`: each file of `../shared/corpus/` (or of the directory named by
 //!   `EMBEDGUARD_CORPUS`) on its own, generated text when there is none;
+//! - `corpus-cold/<file>`: the same, each count after 1 MB of other text (first-pass speed);
 //! - `adversarial/<shape>`: single inputs of 100 KB and 1 MB of one shape each; peers only where
 //!   they neither panic nor take seconds;
 //! - `cold_start/<engine>`: a fresh process from spawn to its first count.
@@ -81,6 +82,45 @@ fn bench_corpus(c: &mut Criterion) {
         });
         group.bench_function("goliajp-tiktoken", |b| {
             b.iter(|| goliajp.count(black_box(&text)))
+        });
+        group.finish();
+    }
+}
+
+/// The corpus again, each count preceded (outside the measured time) by a count of 1 MB of
+/// other text: distinct pseudo-random words that evict what embedguard's per-thread caches held
+/// and what every engine had in the CPU caches. This is the speed of text seen for the first
+/// time, where `corpus/` (the same text over and over) flatters caches.
+fn bench_corpus_cold(c: &mut Criterion) {
+    let ours = embedguard::cl100k();
+    let tiktoken_rs = tiktoken_rs::cl100k_base().unwrap();
+    let bpe_openai = bpe_openai::cl100k_base();
+    let goliajp = tiktoken::get_encoding("cl100k_base").unwrap();
+    let letters: Vec<char> = ('a'..='z').chain([' ']).collect();
+    let other_text = scramble(&letters, 1 << 20);
+    let evict = || black_box(ours.count(black_box(&other_text)));
+    for (name, text) in corpus() {
+        let mut group = c.benchmark_group(format!("corpus-cold/{name}"));
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(3));
+        let text = text.as_str();
+        let per_iteration = criterion::BatchSize::PerIteration;
+        group.bench_function("embedguard", |b| {
+            b.iter_batched(evict, |_| ours.count(black_box(text)), per_iteration)
+        });
+        group.bench_function("tiktoken-rs", |b| {
+            b.iter_batched(
+                evict,
+                |_| tiktoken_rs.count_ordinary(black_box(text)),
+                per_iteration,
+            )
+        });
+        group.bench_function("bpe-openai", |b| {
+            b.iter_batched(evict, |_| bpe_openai.count(black_box(text)), per_iteration)
+        });
+        group.bench_function("goliajp-tiktoken", |b| {
+            b.iter_batched(evict, |_| goliajp.count(black_box(text)), per_iteration)
         });
         group.finish();
     }
@@ -235,7 +275,13 @@ fn bench_cold_start(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_corpus, bench_adversarial, bench_cold_start);
+criterion_group!(
+    benches,
+    bench_corpus,
+    bench_corpus_cold,
+    bench_adversarial,
+    bench_cold_start
+);
 
 fn main() {
     if let Ok(engine) = std::env::var("EMBEDGUARD_COLD_START") {
