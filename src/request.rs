@@ -515,7 +515,8 @@ impl<'a> Parser<'a> {
             self.pos = run_end + 1;
             return Ok(Cow::Borrowed(text));
         }
-        let raw = self.scan_string()?;
+        // Go on checking from the first escape: the run before it is plain.
+        let raw = self.scan_string_from(start, run_end)?;
         let end = self.pos;
         let quote = end - 1;
         // Escapes are ASCII, so the runs between them are whole `str` slices of the
@@ -569,7 +570,13 @@ impl<'a> Parser<'a> {
     /// returns its raw text, escapes undecoded. The parser sits on the quote.
     fn scan_string(&mut self) -> Result<&'a str, Syntax> {
         self.eat(b'"')?;
-        let text_start = self.pos;
+        self.scan_string_from(self.pos, self.pos)
+    }
+
+    /// [`Self::scan_string`] for the string whose text starts at `text_start`, known to be
+    /// plain up to `from`.
+    fn scan_string_from(&mut self, text_start: usize, from: usize) -> Result<&'a str, Syntax> {
+        self.pos = from;
         loop {
             self.pos = self.plain_run(self.pos);
             match self.peek() {
