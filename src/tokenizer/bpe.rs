@@ -175,7 +175,7 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
     count_long(&text[start..end])
 }
 
-/// Counts of recent pieces of up to 32 bytes that are not one token, direct-mapped:
+/// Counts of recent pieces of up to 32 bytes that are not one token, two-way set-associative:
 /// `[key0..key3, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
 struct PieceCache([[u64; 5]; PIECE_CACHE]);
 
@@ -190,15 +190,17 @@ thread_local! {
 fn count_short(text: &[u8], start: usize, end: usize) -> usize {
     let k = key32(text, start, end);
     let len = (end - start) as u64;
-    let slot = ((k[0] ^ k[1].rotate_left(29) ^ k[2].rotate_left(13) ^ k[3].rotate_left(47) ^ len)
+    // Two ways: a piece may sit in either entry of its pair, the newer one first.
+    let pair = ((k[0] ^ k[1].rotate_left(29) ^ k[2].rotate_left(13) ^ k[3].rotate_left(47) ^ len)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        >> (64 - PIECE_CACHE.trailing_zeros())) as usize;
+        >> (65 - PIECE_CACHE.trailing_zeros())) as usize
+        * 2;
+    let is_it = |e: &[u64; 5]| e[..4] == k && e[4] & 0xFF == len;
     let cached = PIECES
         .try_with(|c| {
             c.try_borrow()
                 .ok()
-                .map(|c| c.0[slot])
-                .filter(|e| e[..4] == k && e[4] & 0xFF == len)
+                .and_then(|c| c.0[pair..pair + 2].iter().find(|e| is_it(e)).copied())
                 .map(|e| (e[4] >> 8) as usize)
         })
         .ok()
@@ -209,7 +211,8 @@ fn count_short(text: &[u8], start: usize, end: usize) -> usize {
     let n = count_long(&text[start..end]);
     let _ = PIECES.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            c.0[slot] = [k[0], k[1], k[2], k[3], len | (n as u64) << 8];
+            c.0[pair + 1] = c.0[pair];
+            c.0[pair] = [k[0], k[1], k[2], k[3], len | (n as u64) << 8];
         }
     });
     n
