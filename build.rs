@@ -19,6 +19,8 @@
 //! - `short.bin`, `medium.bin`: open-addressing tables of the tokens of up to 8 and of 9 to 16
 //!   bytes, keys inline: `[key, rank + 1 | len << 32]` and `[key0, key1, rank + 1 | len << 32]`,
 //!   keys little-endian and zero-padded, value 0 when empty.
+//! - `pair_reach.bin`: one byte per pair of bytes, the length of the longest token that starts
+//!   with them (0 if none is longer than one byte).
 //! - `class.bin`: code point classes (0 other, 1 letter, 2 number, 3 white space) in a two-level
 //!   table: `u16` block index per 128 code points, then the blocks.
 
@@ -151,6 +153,15 @@ fn main() {
     }
     fs::write(out.join("short.bin"), le_u64(&short)).unwrap();
     fs::write(out.join("medium.bin"), le_u64(&medium)).unwrap();
+
+    // The longest token starting with each pair of bytes (0: none longer than one byte), for
+    // a quick lower bound on the count of a long piece.
+    let mut longest_from_pair = vec![0u8; 1 << 16];
+    for t in tokens.iter().filter(|t| t.len() >= 2) {
+        let slot = &mut longest_from_pair[(t[0] as usize) << 8 | t[1] as usize];
+        *slot = (*slot).max(t.len() as u8);
+    }
+    fs::write(out.join("pair_reach.bin"), &longest_from_pair).unwrap();
 
     // Unicode classes, from the regex-syntax tables tiktoken-rs's regex is built with.
     let mut class = vec![0u8; 0x11_0000];

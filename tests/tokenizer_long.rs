@@ -87,6 +87,32 @@ fn long_shapes_match_bpe_openai() {
     }
 }
 
+/// `count_up_to` on long single pieces, alone and after other pieces: exact at the count and
+/// one below it (the early exit inside a piece relies on a lower bound that must never pass
+/// the true count), and `None` well below it.
+#[test]
+fn count_up_to_is_exact_on_long_pieces() {
+    let reference = bpe_openai::cl100k_base();
+    let size = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        300_000
+    };
+    for (name, shape) in shapes(size) {
+        for text in [shape.clone(), format!("Count this, then: {shape}")] {
+            let expected = reference.count(&text);
+            let c = cl100k();
+            assert_eq!(c.count_up_to(&text, expected), Some(expected), "{name}");
+            assert_eq!(c.count_up_to(&text, expected - 1), None, "{name}");
+            assert_eq!(c.count_up_to(&text, expected / 2), None, "{name}");
+            assert_eq!(
+                c.count_up_to(&text, 8192),
+                (expected <= 8192).then_some(expected)
+            );
+        }
+    }
+}
+
 #[test]
 fn modest_shapes_match_tiktoken_rs() {
     let oracle = tiktoken_rs::cl100k_base().expect("tiktoken-rs has cl100k_base");

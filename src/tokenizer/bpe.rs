@@ -7,7 +7,9 @@
 //! shorter prefix token, and when none fits it backtracks one token and marks that position as
 //! a dead end in a bit set, so that each position is given up at most once.
 
-use super::tables::{load, longest_match, merged, shorter_prefix, split, token_len, whole_token};
+use super::tables::{
+    load, longest_match, merged, reach_at, shorter_prefix, split, token_len, whole_token,
+};
 
 /// Runs `f` with a stack of token lengths of at least `len` entries and a dead-end bit set
 /// of at least `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long
@@ -161,6 +163,31 @@ fn token_at(piece: &[u8], start: usize, end: usize) -> Option<u32> {
         token = shorter_prefix(token)?;
     }
     (token_len(token) == end - start).then_some(token)
+}
+
+/// Whether `piece` surely has more than `budget` tokens, decided in one cheap pass.
+///
+/// No token starting at `i` is longer than [`reach_at`], so the fewest tokens that can cover
+/// the piece (a jump game, solved greedily) is a lower bound on its BPE count: when even that
+/// passes the budget, so does the count, and a long piece over the limit costs a table load
+/// per byte up to the point where the bound passes it instead of a full encoding.
+pub(super) fn surely_more_than(piece: &[u8], budget: usize) -> bool {
+    let (mut tokens, mut covered, mut farthest) = (0, 0, 0);
+    for i in 0..piece.len() {
+        farthest = farthest.max(i + reach_at(piece, i));
+        if i == covered {
+            // One more token is needed to go past `covered`.
+            tokens += 1;
+            if tokens > budget {
+                return true;
+            }
+            covered = farthest;
+            if covered >= piece.len() {
+                return false;
+            }
+        }
+    }
+    false
 }
 
 /// The number of tokens of the piece `text[start..end]`.

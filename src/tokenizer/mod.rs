@@ -63,7 +63,8 @@ impl Cl100k {
     /// The number of tokens in `text` if it is at most `limit`, else `None`.
     ///
     /// Stops as soon as the count passes `limit`, so a long text over the limit costs
-    /// little more than its first `limit` tokens.
+    /// little more than its first `limit` tokens, even when it is one long piece (a megabyte
+    /// of letters without a space).
     ///
     /// ```
     /// let cl100k = embedguard::cl100k();
@@ -76,6 +77,11 @@ impl Cl100k {
         let mut i = 0;
         while i < bytes.len() {
             let end = pretok::piece_end(bytes, i);
+            // A piece longer (in bytes) than what is left of the limit may pass it: look for a
+            // cheap proof of that before encoding it.
+            if end - i > limit - n && bpe::surely_more_than(&bytes[i..end], limit - n) {
+                return None;
+            }
             n += bpe::count_piece(bytes, i, end);
             if n > limit {
                 return None;

@@ -13,6 +13,7 @@ static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
 static PAIR_FILTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_filter.bin"));
 static SHORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/short.bin"));
 static MEDIUM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/medium.bin"));
+static PAIR_REACH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_reach.bin"));
 static CLASS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/class.bin"));
 
 /// Number of ordinary tokens (ranks `0..ORDINARY`).
@@ -126,6 +127,16 @@ pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
         }
     }
     best
+}
+
+/// An upper bound on the length of any token that starts at `text[i]` (`i < text.len()`),
+/// from its first two bytes alone.
+#[inline(always)]
+pub(super) fn reach_at(text: &[u8], i: usize) -> usize {
+    match text.get(i + 1) {
+        Some(&b1) => usize::from(PAIR_REACH[(text[i] as usize) << 8 | b1 as usize]).max(1),
+        None => 1,
+    }
 }
 
 /// The longest token that is a proper prefix of token `rank`.
