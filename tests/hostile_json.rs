@@ -393,6 +393,25 @@ fn escaped_member_names_are_unescaped_before_comparing() {
     assert_answer("escaped unknown duplicate", body, duplicate("x"));
 }
 
+/// Regression (fuzz, `check_structured`): serde_json with `arbitrary_precision` or
+/// `raw_value` rejects an object whose key is one of its private marker names, which the fuzz
+/// oracle took for a syntax error. They are ordinary keys: the body is JSON and the answer is
+/// the rule the rest of it breaks.
+#[test]
+fn serde_json_marker_names_are_ordinary_keys() {
+    for marker in [
+        "$serde_json::private::Number",
+        "$serde_json::private::RawValue",
+    ] {
+        let body = format!(
+            r#"{{"encoding_format":{{"{marker}":100327,"M":null}},"dimensions":false,"encoding_format":7}}"#
+        );
+        assert_answer(marker, body, duplicate("encoding_format"));
+        let body = format!(r#"{{"model":"{MODEL}","input":"a","x":{{"{marker}":1}}}}"#);
+        assert_answer(marker, body, unknown_member("x"));
+    }
+}
+
 #[test]
 fn the_first_duplicate_in_body_order_is_named() {
     let body = format!(r#"{{"model":"{MODEL}","b":1,"a":1,"input":"x","a":2,"b":2}}"#);

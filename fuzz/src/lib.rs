@@ -61,6 +61,16 @@ pub fn serde_json_value(body: &[u8]) -> Option<Value> {
     Some(value)
 }
 
+/// Whether serde_json reads `body` as JSON at all, into no value. Unlike [`serde_json_value`]
+/// it does not trip over objects keyed by serde_json's private marker names
+/// (`$serde_json::private::Number`), which `arbitrary_precision` and `raw_value` reject though
+/// they are valid JSON.
+pub fn serde_json_accepts(body: &[u8]) -> bool {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de.disable_recursion_limit();
+    serde::de::IgnoredAny::deserialize(&mut de).is_ok() && de.end().is_ok()
+}
+
 /// Asserts that a rejection's envelope is the contract's: one `error` object with
 /// exactly `message`, `type`, `param` and `code`, and a bounded message.
 pub fn verify_envelope(err: &RequestError) {
@@ -117,6 +127,14 @@ pub fn check_and_verify<'a>(
     } else {
         serde_json_value(body)
     };
+    if !too_deep && value.is_none() && serde_json_accepts(body) {
+        // JSON that serde_json's `Value` refuses for a marker name: no oracle to compare
+        // with, only the envelope.
+        if let Err(err) = &result {
+            verify_envelope(err);
+        }
+        return result;
+    }
     match &result {
         Ok(checked) => {
             let value = value.expect("an accepted body is JSON serde_json reads");
