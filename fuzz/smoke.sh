@@ -4,6 +4,7 @@
 #
 #   bash fuzz/smoke.sh            # every target, 30 s each
 #   FUZZ_SECONDS=5 bash fuzz/smoke.sh check_bytes
+#   FUZZ_SEED=0 bash fuzz/smoke.sh   # a random seed, to explore
 #
 # Needs cargo-fuzz (installed here if missing) and a nightly toolchain; where only a
 # stable toolchain exists, it is run with RUSTC_BOOTSTRAP=1, which lets stable rustc
@@ -12,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${FUZZ_SECONDS:-30}"
+# A fixed seed makes a CI run replay what a local run explored (FUZZ_SEED=0: a random one).
+seed="${FUZZ_SEED:-1}"
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
@@ -43,9 +46,10 @@ for t in "${targets[@]}"; do
     log="$(mktemp)"
     echo "== fuzz $t for ${seconds}s"
     if ! cargo "${toolchain[@]}" fuzz run "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$seconds" -dict=json.dict -timeout=10 -rss_limit_mb=4096 \
-        -print_final_stats=1 >"$log" 2>&1; then
-        tail -n 60 "$log"
+        -max_total_time="$seconds" -seed="$seed" -dict=json.dict -timeout=10 \
+        -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
+        grep -m 1 -A 4 'panicked at' "$log" || true
+        tail -n 40 "$log"
         echo "fuzz/smoke.sh: $t failed; the input is in fuzz/artifacts/$t/"
         exit 1
     fi
