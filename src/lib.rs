@@ -132,7 +132,7 @@ mod response;
 mod tokenizer;
 mod vector;
 
-pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
+pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{
