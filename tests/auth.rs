@@ -470,3 +470,35 @@ fn debug_output_holds_names_not_keys_or_digests() {
         .expect("known");
     assert_eq!(format!("{id:?}"), r#"KeyId { index: 0, name: "team-a" }"#);
 }
+
+#[test]
+fn huge_headers_and_large_sets() {
+    // A 1 MiB header: refused, not echoed.
+    let header = format!("Bearer sk-gateway-{}", "a".repeat(1 << 20));
+    let err = keys().check_header(Some(header.as_bytes())).unwrap_err();
+    assert_eq!(err.message(), "Incorrect API key provided.");
+    // 20,000 keys from a key file: built without a quadratic duplicate search, each found.
+    let set = KeySet::new();
+    let file: String = (0..20_000)
+        .map(|i| {
+            set.digest_line(&format!("sk-gateway-{i:08}"), &format!("owner {i}"))
+                .expect("line")
+                + "\n"
+        })
+        .collect();
+    let set = set.with_key_file(&file).expect("valid file");
+    assert_eq!(set.len(), 20_000);
+    for i in [0, 12_345, 19_999] {
+        let id = set
+            .check_header(Some(format!("Bearer sk-gateway-{i:08}").as_bytes()))
+            .expect("known key");
+        assert_eq!((id.index(), id.name()), (i, format!("owner {i}").as_str()));
+    }
+    let err = set
+        .with_key_file(&file[..file.find('\n').expect("a line")])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 1: the same key is already in the set, named `owner 0`"
+    );
+}
