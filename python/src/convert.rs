@@ -190,3 +190,13 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .name()
         .map_or_else(|_| "an object".to_owned(), |n| n.to_string())
 }
+
+/// A string as Python's `repr` writes it, for the plain strings reprs show (names,
+/// formats); anything unusual falls back to Rust's escaping in double quotes.
+pub fn quote(s: &str) -> String {
+    if s.chars().all(|c| c != '\'' && c != '\\' && !c.is_control()) {
+        format!("'{s}'")
+    } else {
+        format!("{s:?}")
+    }
+}

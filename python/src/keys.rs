@@ -49,6 +49,7 @@ impl KeySet {
 
     /// A new set with this key added (the set itself is immutable).
     ///
+    /// >>> from embedguard import KeySet
     /// >>> KeySet().with_key("sk-gateway-abcd1234").check_header("Bearer sk-gateway-abcd1234")
     /// 0
     fn with_key(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Self> {

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use crate::convert::{run, type_name};
+use crate::convert::{quote, run, type_name};
 use crate::errors::request_error;
 
 self_cell::self_cell!(
@@ -243,8 +243,8 @@ impl Model {
 
     fn __repr__(&self) -> String {
         format!(
-            "Model({:?}, {}, dimensions={})",
-            self.inner.name(),
+            "Model({}, {}, dimensions={})",
+            quote(self.inner.name()),
             self.inner.native_dimensions(),
             if self.inner.dimensions_allowed() {
                 "True"
@@ -310,7 +310,7 @@ fn over_limit(value: &str) -> PyResult<embedguard::OverLimit> {
 /// >>> from embedguard import Model
 /// >>> policy = Policy.empty().with_model(Model("bge-m3", 1024, aliases=["bge"]))
 /// >>> policy.check(b'{"model":"bge","input":"a"}').model_spec
-/// Model("bge-m3", 1024, dimensions=False)
+/// Model('bge-m3', 1024, dimensions=False)
 #[pyclass(module = "embedguard", frozen)]
 #[derive(Clone)]
 pub struct Policy {
@@ -481,9 +481,9 @@ impl Policy {
 
     fn __repr__(&self) -> String {
         format!(
-            "Policy(limits={}, over_limit={:?})",
+            "Policy(limits={}, over_limit={})",
             self.limits().__repr__(),
-            self.over_limit
+            quote(self.over_limit)
         )
     }
 }
@@ -712,8 +712,8 @@ impl Checked {
     fn __repr__(&self) -> String {
         let r = self.request();
         format!(
-            "Checked(model={:?}, inputs={}, usage={})",
-            r.model(),
+            "Checked(model={}, inputs={}, usage={})",
+            quote(r.model()),
             r.token_counts().len(),
             Usage::from(r.usage()).__repr__()
         )

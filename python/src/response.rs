@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use crate::convert::{body, float_array, floats, run, type_name};
+use crate::convert::{body, float_array, floats, quote, run, type_name};
 use crate::errors::{request_error, response_error, vector_error};
 use crate::policy::{Checked, Usage};
 
@@ -174,10 +174,10 @@ impl Plan {
 
     fn __repr__(&self) -> String {
         format!(
-            "Plan(parts={}, encoding_format={:?}, shorten_to={:?}, usage={})",
+            "Plan(parts={}, encoding_format={}, shorten_to={}, usage={})",
             self.parts.len(),
-            self.encoding_format,
-            self.shorten_to,
+            quote(self.encoding_format),
+            optional(self.shorten_to),
             self.usage.__repr__()
         )
     }
@@ -298,11 +298,11 @@ impl ResponseTarget {
 
     fn __repr__(&self) -> String {
         format!(
-            "ResponseTarget({:?}, {:?}, encoding_format={:?}, dimensions={:?})",
-            self.model,
+            "ResponseTarget({}, {:?}, encoding_format={}, dimensions={})",
+            quote(&self.model),
             self.token_counts,
-            self.format.as_str(),
-            self.dimensions
+            quote(self.format.as_str()),
+            optional(self.dimensions)
         )
     }
 }
@@ -450,9 +450,11 @@ impl Embeddings {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Embeddings(vectors={}, model={:?}, usage={})",
+            "Embeddings(vectors={}, model={}, usage={})",
             self.vectors.bind(py).len(),
-            self.model,
+            self.model
+                .as_deref()
+                .map_or_else(|| "None".to_owned(), quote),
             self.usage
                 .map_or_else(|| "None".to_owned(), |u| u.__repr__())
         )
@@ -559,4 +561,8 @@ pub fn shorten<'py>(
 #[pyfunction]
 pub fn base64_len(dims: usize) -> usize {
     embedguard::base64_len(dims)
+}
+
+fn optional(n: Option<usize>) -> String {
+    n.map_or_else(|| "None".to_owned(), |n| n.to_string())
 }
