@@ -13,9 +13,11 @@ use crate::budget::{Buckets, Budget, Decision, Refusal};
 /// `KEYS[1]` is the key's bucket hash (the gateway's choice, e.g.
 /// `embedguard:budget:{key id}` or `…:{key id}:{model}`); the arguments come from
 /// [`Operation::redis_args`]; the reply, an array of 4 integers, reads back with
-/// [`Operation::decision_from_redis`]. The hash expires once both buckets are full
-/// again (an absent hash is two full buckets), so idle keys cost nothing.
-/// `ARGV[2]` empty uses the Redis server's clock, one clock for every replica.
+/// [`Operation::decision_from_redis`]. An absent hash is two full buckets, so a step
+/// that leaves both full deletes the hash, and otherwise it expires one second after
+/// both are full again (late is harmless, early is not): idle keys cost nothing.
+/// `ARGV[2]` empty uses the Redis server's clock, one clock for every replica (the
+/// recommended use); a replica's own clock works too when the clocks agree.
 pub const REDIS_SCRIPT: &str = include_str!("ratelimit.lua");
 
 /// One step on a key's buckets, as a store runs it atomically.

@@ -12,10 +12,14 @@
 -- ARGV[6]  the tokens the upstream reported (settle only)
 -- Returns {outcome, requests level, tokens level, at}: outcome 0 admitted (or done),
 -- 1 the request alone is larger than the tokens limit, 2 tokens, 3 requests.
--- An absent hash is two full buckets; the hash expires when both are full again.
+-- An absent hash is two full buckets: the hash is deleted when a step leaves both full,
+-- and otherwise expires a second (EXPIRY_SLACK_MS) after they are full again.
 
 local SCALE = 60000
 local MAX_LIMIT = 10000000000
+-- expiring late is harmless (a full bucket stays full), early is not: a margin for
+-- callers whose clock (ARGV[2]) runs behind the server's
+local EXPIRY_SLACK_MS = 1000
 
 local function int_arg(i)
   local v = tonumber(ARGV[i])
@@ -169,6 +173,6 @@ if idle <= 0 then
 else
   redis.call('HSET', key, 'r', string.format('%d', r), 't', string.format('%d', t),
     'at', string.format('%d', at))
-  redis.call('PEXPIRE', key, string.format('%d', idle))
+  redis.call('PEXPIRE', key, string.format('%d', idle + EXPIRY_SLACK_MS))
 end
 return {outcome, r, t, at}
