@@ -108,6 +108,37 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Example: budgets
+//!
+//! Per-key budgets of requests and tokens per minute, charged the exact usage before the
+//! upstream call. The time is an argument (milliseconds), so any clock or shared store
+//! works; [`MemoryStore`] serves one process, [`REDIS_SCRIPT`] replicas.
+//!
+//! ```
+//! use embedguard::{Budget, BudgetStore, MemoryStore};
+//!
+//! let budget = Budget::new().with_requests_per_minute(60).with_tokens_per_minute(1000);
+//! let store = MemoryStore::new();
+//! let Ok(first) = store.admit("key-1", &budget, 600, 0);
+//! assert!(first.is_admitted());
+//! assert_eq!(first.remaining_tokens(), Some(400));
+//!
+//! let Ok(second) = store.admit("key-1", &budget, 600, 0);
+//! let err = second.error("text-embedding-3-small", "org-demo").unwrap();
+//! assert_eq!(err.status(), 429);
+//! assert_eq!(err.error_type(), "tokens");
+//! assert_eq!(
+//!     err.message(),
+//!     "Rate limit reached for text-embedding-3-small in organization org-demo on tokens per min (TPM): Limit 1000, Used 600, Requested 600. Please try again in 12s. Visit https://platform.openai.com/account/rate-limits to learn more."
+//! );
+//! assert!(second.headers().contains(&("retry-after-ms", "12000".to_owned())));
+//!
+//! // The upstream failed: the charge goes back.
+//! let Ok(()) = store.refund("key-1", &budget, 600, 1);
+//! let Ok(third) = store.admit("key-1", &budget, 600, 1);
+//! assert!(third.is_admitted());
+//! ```
+//!
 //! # Untrusted input
 //!
 //! Bodies come from anyone, so [`Policy::check`] is built for hostile bytes:
@@ -124,6 +155,9 @@
 #![deny(unsafe_code)]
 
 mod auth;
+mod budget;
+mod budget_store;
+mod duration;
 mod error;
 mod plan;
 mod policy;
@@ -132,8 +166,11 @@ mod response;
 mod tokenizer;
 mod vector;
 
-pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
-pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
+pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
+pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
+pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
+pub use duration::format_duration;
+pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{
     Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
