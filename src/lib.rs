@@ -166,7 +166,7 @@ mod response;
 mod tokenizer;
 mod vector;
 
-pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
+pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
 pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
 pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
 pub use duration::format_duration;
