@@ -151,14 +151,19 @@
 //!
 //! Nothing in this crate panics on any input: request bodies, header values, texts.
 
+#![doc = include_str!("async_gateway.md")]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod auth;
+#[cfg(feature = "axum")]
+mod axum;
 mod budget;
 mod budget_store;
 mod duration;
 mod error;
+#[cfg(feature = "http")]
+mod http;
 mod plan;
 mod policy;
 mod request;
@@ -166,6 +171,8 @@ mod response;
 mod tokenizer;
 mod vector;
 
+#[cfg(feature = "axum")]
+pub use crate::axum::{CheckedRequest, Guard, GuardRejection, OFFLOAD_BYTES};
 pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
 pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
 pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
