@@ -97,9 +97,10 @@
 //! assert_eq!(encode_base64(&[1.0, -2.0]), "AACAPwAAAMA=");
 //! assert_eq!(decode_base64("AACAPwAAAMA=")?, [1.0, -2.0]);
 //!
-//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64"}"#;
+//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64","dimensions":2}"#;
 //! let checked = Policy::openai().check(body)?;
-//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":0,"total_tokens":0}}"#;
+//! // The upstream's usage is not relayed: the client's is the gateway's exact count.
+//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":999999999}}"#;
 //! let response = transcode_response(upstream, &ResponseTarget::from(&checked))?;
 //! assert_eq!(
 //!     response,
@@ -185,8 +186,9 @@ pub use policy::{
 };
 pub use request::{EncodingFormat, Input, InputForm};
 pub use response::{
-    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, decode_response,
-    encode_response, encode_response_into, merge_responses, transcode_response,
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, UsageSource, decode_response,
+    encode_response, encode_response_into, merge_responses, merge_responses_into,
+    transcode_response,
 };
 pub use tokenizer::{Cl100k, cl100k};
 pub use vector::{
