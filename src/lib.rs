@@ -125,26 +125,37 @@
 
 mod auth;
 mod error;
+mod estimate;
+mod input;
+mod json;
 mod plan;
 mod policy;
+mod profile;
 mod request;
 mod response;
 mod tokenizer;
+mod tokens;
+mod usage;
 mod vector;
 
 pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
+pub use estimate::Estimate;
+pub use input::{Input, InputForm};
 pub use plan::{Part, Plan, Upstream};
-pub use policy::{
-    Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
-    Model, OverLimit, Policy,
+pub use policy::{Checked, OverLimit, Policy};
+pub use profile::{
+    DEFAULT_MAX_TOKEN_BYTES, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS,
+    MAX_REQUEST_TOKENS, Model, ModelLimits,
 };
-pub use request::{EncodingFormat, Input, InputForm};
+pub use request::EncodingFormat;
 pub use response::{
-    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, decode_response,
-    encode_response, encode_response_into, merge_responses, transcode_response,
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, decode_response, encode_response,
+    encode_response_into, merge_responses, transcode_response,
 };
 pub use tokenizer::{Cl100k, cl100k};
+pub use tokens::{Tokenizer, Vocabulary};
+pub use usage::Usage;
 pub use vector::{
     VectorError, base64_len, decode_base64, decode_base64_into, encode_base64, encode_base64_into,
     encode_float_array, encode_float_array_into, shorten,

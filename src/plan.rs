@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::{ErrorKind, RequestError};
 use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
 use crate::request::{EncodingFormat, Input, InputForm};
-use crate::response::Usage;
+use crate::usage::Usage;
 
 /// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
 ///
@@ -326,11 +326,11 @@ impl BodyHead<'_, '_> {
         push_json_string(&mut out, self.model);
         out.push_str(",\"input\":");
         match checked.input_form() {
-            InputForm::String | InputForm::TokenArray => {
+            InputForm::Text | InputForm::TokenArray => {
                 // One input: the client's form is the upstream's.
                 inputs.iter().for_each(|input| push_input(&mut out, input));
             }
-            InputForm::Strings | InputForm::TokenArrays => {
+            InputForm::Texts | InputForm::TokenArrays => {
                 out.push('[');
                 for (i, input) in inputs.iter().enumerate() {
                     if i > 0 {
