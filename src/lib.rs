@@ -163,13 +163,19 @@ mod budget;
 mod budget_store;
 mod duration;
 mod error;
+mod estimate;
 #[cfg(feature = "http")]
 mod http;
+mod input;
+mod json;
 mod plan;
 mod policy;
+mod profile;
 mod request;
 mod response;
 mod tokenizer;
+mod tokens;
+mod usage;
 mod vector;
 
 #[cfg(feature = "axum")]
@@ -179,18 +185,23 @@ pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
 pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
 pub use duration::format_duration;
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
+pub use estimate::Estimate;
+pub use input::{Input, InputForm};
 pub use plan::{Part, Plan, Upstream};
-pub use policy::{
-    Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
-    Model, OverLimit, Policy,
+pub use policy::{Checked, OverLimit, Policy};
+pub use profile::{
+    DEFAULT_MAX_TOKEN_BYTES, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS,
+    MAX_REQUEST_TOKENS, Model, ModelLimits,
 };
-pub use request::{EncodingFormat, Input, InputForm};
+pub use request::EncodingFormat;
 pub use response::{
-    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, UsageSource, decode_response,
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, UsageSource, decode_response,
     encode_response, encode_response_into, merge_responses, merge_responses_into,
     transcode_response,
 };
 pub use tokenizer::{Cl100k, cl100k};
+pub use tokens::{Tokenizer, Vocabulary};
+pub use usage::Usage;
 pub use vector::{
     VectorError, base64_len, decode_base64, decode_base64_into, encode_base64, encode_base64_into,
     encode_float_array, encode_float_array_into, shorten,

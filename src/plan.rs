@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::{ErrorKind, InputShape, RequestError};
 use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
 use crate::request::{EncodingFormat, Input, InputForm};
-use crate::response::Usage;
+use crate::usage::Usage;
 
 /// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
 ///
@@ -377,8 +377,8 @@ impl BodyHead<'_, '_> {
     fn array(&self) -> bool {
         match self.checked.input_form() {
             // One input: the client's form is the upstream's.
-            InputForm::String | InputForm::TokenArray => false,
-            InputForm::Strings | InputForm::TokenArrays => true,
+            InputForm::Text | InputForm::TokenArray => false,
+            InputForm::Texts | InputForm::TokenArrays => true,
         }
     }
 

@@ -5,37 +5,16 @@ use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 
 use serde::de::{Error as _, Unexpected};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::policy::Checked;
 use crate::request::EncodingFormat;
+use crate::usage::Usage;
 use crate::vector::{
     VectorError, base64_len, decode_base64_into, decode_float_array_into, encode_base64_into,
     encode_float_array_into, shorten,
 };
-
-/// A request's token usage, as OpenAI reports it.
-///
-/// For embeddings `prompt_tokens` and `total_tokens` are both the sum of the inputs' counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the inputs.
-    pub prompt_tokens: usize,
-    /// Same as `prompt_tokens` for embeddings.
-    pub total_tokens: usize,
-}
-
-impl Usage {
-    /// The usage of inputs with these token counts.
-    pub fn from_counts(counts: &[usize]) -> Usage {
-        let sum = counts.iter().sum();
-        Usage {
-            prompt_tokens: sum,
-            total_tokens: sum,
-        }
-    }
-}
 
 /// Where the usage a client receives comes from.
 ///
