@@ -74,7 +74,7 @@ impl Guard {
 ///    does not apply: this extractor reads the body itself, so a valid 60 MiB request
 ///    passes under the default 64 MiB limit.
 /// 3. The body against the policy (400, 404, ...), on a blocking thread when it is
-///    larger than [`OFFLOAD_BYTES`].
+///    larger than [`OFFLOAD_BYTES`] (in place when there is no tokio runtime).
 ///
 /// The handler gets the check as a [`Checked<'static>`]: it owns its texts, so it can
 /// cross `.await` points and go into tasks and `spawn_blocking` closures. The guard
@@ -195,13 +195,18 @@ where
         let key = guard.keys.check_header(authorization)?.clone();
         let limit = guard.policy.limits().max_body_bytes();
         let body = read_body(&parts.headers, body, limit).await?;
-        let checked = if body.len() > OFFLOAD_BYTES {
-            let guard = Arc::clone(&guard);
-            tokio::task::spawn_blocking(move || guard.policy.check(&body).map(Checked::into_owned))
-                .await
-                .map_err(|_| GuardRejection::Unavailable)??
-        } else {
-            guard.policy.check(&body).map(Checked::into_owned)?
+        // Outside a tokio runtime (another executor) `spawn_blocking` would panic: the
+        // check then runs in place.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let checked = match runtime {
+            Some(runtime) if body.len() > OFFLOAD_BYTES => {
+                let guard = Arc::clone(&guard);
+                runtime
+                    .spawn_blocking(move || guard.policy.check(&body).map(Checked::into_owned))
+                    .await
+                    .map_err(|_| GuardRejection::Unavailable)??
+            }
+            _ => guard.policy.check(&body).map(Checked::into_owned)?,
         };
         Ok(CheckedRequest { key, checked })
     }
