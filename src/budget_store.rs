@@ -121,8 +121,10 @@ impl Operation {
         }
     }
 
-    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock), the
-    /// two limits (0: not limited), tokens, and for a settlement the reported tokens.
+    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock; the
+    /// script refuses times from 2^53 ms on, where its doubles stop counting single
+    /// milliseconds), the two limits (0: not limited), tokens, and for a settlement the
+    /// reported tokens.
     ///
     /// ```
     /// use embedguard::{Budget, Operation};
