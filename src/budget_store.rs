@@ -179,7 +179,8 @@ impl Operation {
 
 /// Budgets for one process: a map behind a mutex. Entries whose buckets are full again
 /// are dropped as the map grows (an absent entry is two full buckets), so memory follows
-/// the keys active in the last minute or two, not every key ever seen.
+/// the keys active in the last minute or two, not every key ever seen. (Keys are the
+/// gateway's own, checked before any budget, so clients cannot grow the map at will.)
 ///
 /// ```
 /// use embedguard::{Budget, BudgetStore, MemoryStore};
