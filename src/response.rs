@@ -170,7 +170,9 @@ impl<'a> ResponseTarget<'a> {
 
 impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
     /// What a checked request asks for: its model as the client named it, the model's
-    /// native length, its encoding, its dimensions and its token counts.
+    /// native length, its encoding, its dimensions and its token counts; usage counted
+    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
+    /// estimates.
     ///
     /// ```
     /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
@@ -197,6 +199,11 @@ impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
         )
         .with_encoding_format(checked.encoding_format())
         .with_dimensions(checked.dimensions())
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
     }
 }
 
