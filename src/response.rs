@@ -351,7 +351,8 @@ impl ResponseError {
 /// shortened), and usage summed from its token counts.
 ///
 /// The vectors are checked as an upstream's are: one per input, each of the target's
-/// length (or the native length, to be shortened), every value finite.
+/// length (or the native length, to be shortened), every value finite. A target without
+/// inputs is an error here as in [`merge_responses`]: a response has at least one vector.
 /// No JSON tree is built: the body is written straight into the string.
 ///
 /// ```
