@@ -128,6 +128,8 @@ mod error;
 mod estimate;
 mod input;
 mod json;
+#[cfg(feature = "models")]
+mod models_file;
 mod plan;
 mod policy;
 mod profile;
@@ -142,6 +144,8 @@ pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
 pub use estimate::Estimate;
 pub use input::{Input, InputForm};
+#[cfg(feature = "models")]
+pub use models_file::ModelsFileError;
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{Checked, OverLimit, Policy};
 pub use profile::{
