@@ -195,7 +195,7 @@ pub use plan::{Part, Plan, Upstream};
 pub use policy::{Checked, OverLimit, Policy};
 pub use profile::{
     DEFAULT_MAX_TOKEN_BYTES, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS,
-    MAX_REQUEST_TOKENS, Model, ModelLimits,
+    MAX_REQUEST_TOKENS, Model, ModelLimits, cl100k_base,
 };
 pub use request::EncodingFormat;
 pub use response::{

@@ -170,7 +170,8 @@ impl<'a> ResponseTarget<'a> {
 
 impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
     /// What a checked request asks for: its model as the client named it, the model's
-    /// native length, its encoding, its dimensions and its token counts.
+    /// native length, its encoding, its dimensions and its token counts; usage from the
+    /// upstream when the model's counts are estimates ([`Checked::exact`]).
     ///
     /// ```
     /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
@@ -197,6 +198,12 @@ impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
         )
         .with_encoding_format(checked.encoding_format())
         .with_dimensions(checked.dimensions())
+        // An estimate's usage is the upstream's own (the contract's "Response side").
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
     }
 }
 

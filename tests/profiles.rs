@@ -474,3 +474,28 @@ fn checked_into_owned_keeps_the_profile() {
     let handle = std::thread::spawn(move || (checked.exact(), checked.token_counts().to_vec()));
     assert_eq!(handle.join().unwrap(), (false, vec![2]));
 }
+
+#[test]
+fn an_estimates_client_usage_is_the_upstreams() {
+    use embedguard::{ResponseTarget, UsageSource, transcode_response};
+    let policy = policy();
+    let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]}],"model":"x","usage":{"prompt_tokens":7,"total_tokens":7}}"#;
+    let silent = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]}],"model":"x"}"#;
+    let usage = |body: &[u8], upstream: &[u8]| {
+        let checked = policy.check(body).unwrap();
+        let target = ResponseTarget::from(&checked).with_dimensions(Some(1));
+        let out = transcode_response(upstream, &target).unwrap();
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (
+            target.usage_source(),
+            out["usage"]["total_tokens"].as_u64().unwrap(),
+        )
+    };
+    // An estimate: the upstream's own usage, the estimate where it reports none.
+    let estimate = br#"{"model":"guess","input":"hello world"}"#;
+    assert_eq!(usage(estimate, upstream), (UsageSource::Upstream, 7));
+    assert_eq!(usage(estimate, silent), (UsageSource::Upstream, 3));
+    // Exact counts: always the gateway's own.
+    let exact = br#"{"model":"tiny","input":"hello"}"#;
+    assert_eq!(usage(exact, upstream), (UsageSource::Counted, 5));
+}
