@@ -108,6 +108,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Crate features
+//!
+//! - `hf` (off by default): `HfTokenizer`, counting in the tokens of any HuggingFace
+//!   `tokenizer.json` with the `tokenizers` crate, built in pure Rust (no C or C++).
+//!
 //! # Untrusted input
 //!
 //! Bodies come from anyone, so [`Policy::check`] is built for hostile bytes:
@@ -125,6 +130,8 @@
 
 mod auth;
 mod error;
+#[cfg(feature = "hf")]
+mod hf;
 mod plan;
 mod policy;
 mod request;
@@ -134,6 +141,8 @@ mod vector;
 
 pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
+#[cfg(feature = "hf")]
+pub use hf::{HfError, HfTokenizer};
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{
     Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
