@@ -120,7 +120,7 @@ impl HfTokenizer {
     ///
     /// ```
     /// let err = embedguard::HfTokenizer::from_bytes(b"{}").unwrap_err();
-    /// assert_eq!(err.to_string(), "not a valid tokenizer.json: missing field `model` at line 1 column 2");
+    /// assert_eq!(err.to_string(), "not a valid tokenizer.json: Model missing. at line 1 column 2");
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<HfTokenizer, HfError> {
         let loaded = catch_unwind(|| Tokenizer::from_bytes(bytes));

@@ -171,7 +171,7 @@ fn errors_word_for_word() {
     let cases: [(&[u8], &str); 5] = [
         (
             b"{}",
-            "not a valid tokenizer.json: missing field `model` at line 1 column 2",
+            "not a valid tokenizer.json: Model missing. at line 1 column 2",
         ),
         (
             b"not json",
@@ -183,11 +183,11 @@ fn errors_word_for_word() {
         ),
         (
             br#"{"model": {"type": "Nope"}}"#,
-            "not a valid tokenizer.json: unknown variant `Nope`, expected one of `BPE`, `WordPiece`, `WordLevel`, `Unigram` at line 1 column 25",
+            "not a valid tokenizer.json: data did not match any variant of untagged enum ModelUntagged at line 1 column 27",
         ),
         (
             br#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}, "behavior": "Isolated", "invert": false}, "post_processor": null, "decoder": null, "model": {"type": "WordLevel", "vocab": {}, "unk_token": "x"}}"#,
-            "not a valid tokenizer.json: Parsing error at position 1: Opening parenthesis without closing parenthesis at line 1 column 182",
+            "not a valid tokenizer.json: Parsing error at position 1: Opening parenthesis without closing parenthesis at line 1 column 198",
         ),
     ];
     let messages: Vec<String> = cases
