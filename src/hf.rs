@@ -28,7 +28,7 @@ use tokenizers::{Encoding, Tokenizer};
 /// use embedguard::HfTokenizer;
 ///
 /// // A tiny WordPiece file with a BERT template, for the example.
-/// let json = r#"{
+/// let json = r###"{
 ///   "version": "1.0",
 ///   "truncation": {"max_length": 2, "strategy": "LongestFirst", "stride": 0},
 ///   "padding": null,
@@ -44,7 +44,7 @@ use tokenizers::{Encoding, Tokenizer};
 ///   "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
 ///             "max_input_chars_per_word": 100,
 ///             "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "world": 4, "wor": 5, "##ld": 6}}
-/// }"#;
+/// }"###;
 /// let bert: HfTokenizer = json.parse()?;
 /// // [CLS] hello world [SEP]: the file's truncation to 2 tokens is switched off.
 /// assert_eq!(bert.count("Hello world"), 4);
