@@ -1,7 +1,7 @@
 # Type stubs of the native module (python/src/*.rs); the docstrings live there, and
 # help() shows them.
 import array
-from typing import Iterable, Iterator, Literal, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from typing_extensions import Buffer  # noqa: F401 (only for type checkers)
 
@@ -160,13 +160,51 @@ class Checked:
     def extra_members(self) -> dict[str, str]: ...
     def __len__(self) -> int: ...
 
-class KeySet:
-    """The gateway's keys, checked against Authorization header values in constant time."""
+class KeyFormat:
+    """What a gateway key looks like: a prefix, then enough characters from a set."""
 
-    def __init__(self, keys: Optional[Iterable[str]] = None) -> None: ...
-    def with_key(self, key: str) -> KeySet: ...
-    def check_header(self, value: Union[str, bytes, bytearray, None], /) -> int:
-        """The position of the matching key; raises AuthenticationError (401)."""
+    def __init__(
+        self,
+        prefix: str = "sk-gateway-",
+        *,
+        secret_chars: Optional[str] = None,
+        min_secret_len: Optional[int] = None,
+    ) -> None: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def min_secret_len(self) -> int: ...
+    def matches(self, key: Union[str, bytes]) -> bool: ...
+
+class KeyId:
+    """Who a key belongs to: its name and position, never the key."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class KeySet:
+    """The gateway's keys as SHA-256 digests, checked in constant time."""
+
+    def __init__(
+        self,
+        keys: Union[Iterable[str], Mapping[str, str], None] = None,
+        *,
+        format: Optional[KeyFormat] = None,
+        key_file: Optional[str] = None,
+    ) -> None: ...
+    def with_key(self, key: str, name: Optional[str] = None) -> KeySet: ...
+    def with_key_file(self, text: str) -> KeySet: ...
+    def digest_line(self, key: str, name: str) -> str: ...
+    @property
+    def format(self) -> KeyFormat: ...
+    @property
+    def names(self) -> list[str]: ...
+    def check_header(self, value: Union[str, bytes, bytearray, None], /) -> KeyId:
+        """Who the key belongs to; raises AuthenticationError (401)."""
     def __len__(self) -> int: ...
 
 def mask_key(key: Union[str, bytes, bytearray]) -> Optional[str]: ...

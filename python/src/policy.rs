@@ -571,6 +571,7 @@ impl Usage {
     }
 
     /// ``{"prompt_tokens": …, "total_tokens": …}``, as in a response body.
+    #[allow(clippy::wrong_self_convention)] // Python's name, on a Python object
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("prompt_tokens", self.prompt_tokens)?;
@@ -700,7 +701,7 @@ impl Checked {
     fn extra_members<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (name, value) in self.request().extra_members() {
-            d.set_item(name.as_ref(), *value)?;
+            d.set_item(name.as_ref(), value.as_ref())?;
         }
         Ok(d)
     }

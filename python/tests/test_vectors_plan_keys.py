@@ -223,12 +223,14 @@ def test_transcode_decode_and_encode_round_trip():
 
 def test_keys():
     keys = embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-ZZZZ9999"])
-    assert keys.check_header("Bearer sk-gateway-ZZZZ9999") == 1
-    assert keys.check_header(b"bearer   sk-gateway-abcd1234  ") == 0
-    assert "abcd" not in repr(keys)
+    found = keys.check_header("Bearer sk-gateway-ZZZZ9999")
+    assert (found.index, found.name, str(found)) == (1, "key #1", "key #1")
+    assert keys.check_header(b"bearer   sk-gateway-abcd1234  ").index == 0
+    assert "abcd" not in repr(keys) and keys.names == ["key #0", "key #1"]
+    missing = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
     cases = [
-        (None, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", None),
-        ("Basic xyz", "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", None),
+        (None, missing, None),
+        ("Basic xyz", missing, None),
         ("Bearer sk-gateway-abcd1235", "Incorrect API key provided: sk-g***********1235.", "invalid_api_key"),
         ("Bearer " + "k" * 100, "Incorrect API key provided.", "invalid_api_key"),
         ("Bearer sk-\ud800", "Incorrect API key provided.", "invalid_api_key"),
@@ -240,11 +242,34 @@ def test_keys():
         assert (err.status, err.message, err.code, err.type) == (401, message, code, "invalid_request_error")
     with pytest.raises(embedguard.MalformedKeyError, match="key 1: a gateway key is `sk-gateway-` followed by at least 8 ASCII letters or digits"):
         embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-short"])
+    with pytest.raises(embedguard.KeySetError, match="key 1: the same key is already in the set, named `key #0`"):
+        embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-abcd1234"])
     with pytest.raises(TypeError):
         embedguard.KeySet("sk-gateway-abcd1234")
     with pytest.raises(TypeError):
         keys.check_header(5)
-    assert len(keys.with_key("sk-gateway-third333")) == 3 and len(keys) == 2
+    assert len(keys.with_key("sk-gateway-third333", "third")) == 3 and len(keys) == 2
+
+
+def test_named_keys_formats_and_key_files():
+    fmt = embedguard.KeyFormat("sk-live-", min_secret_len=4)
+    named = embedguard.KeySet({"team-a": "sk-live-abcd"}, format=fmt)
+    assert named.check_header("Bearer sk-live-abcd") == named.check_header(b"Bearer sk-live-abcd")
+    assert named.check_header("Bearer sk-live-abcd").name == "team-a"
+    assert named.format.prefix == "sk-live-" and named.format.min_secret_len == 4
+    with pytest.raises(embedguard.MalformedKeyError, match="a gateway key is `sk-live-` followed by at least 4"):
+        named.with_key("sk-gateway-abcd1234")
+    line = named.digest_line("sk-live-wxyz", "team b")
+    assert line.startswith("sha256:") and "wxyz" not in line
+    both = named.with_key_file("# keys\n\n" + line + "\n")
+    assert both.check_header("Bearer sk-live-abcd").name == "team-a"
+    assert both.check_header("Bearer sk-live-wxyz").name == "team b"
+    with pytest.raises(embedguard.KeySetError) as caught:
+        embedguard.KeySet(key_file="# keys\nsk-gateway-team0001 team one\n")
+    assert str(caught.value) == "line 2: expected `sha256:` then the key's digest in 64 hex digits (not the key itself)"
+    assert "team0001" not in str(caught.value)
+    with pytest.raises(embedguard.KeySetError, match="a key format uses printable ASCII"):
+        embedguard.KeyFormat("sk live")
 
 
 # ---------------------------------------------------------------- limits and policies
