@@ -662,3 +662,42 @@ fn redis_reply_reads_back() {
         ["settle", "17", "5", "0", "3", "4"]
     );
 }
+
+/// Threads hammering one key of the memory store at a frozen clock: exactly the budget is
+/// admitted, to the token, and every refusal leaves the buckets alone.
+#[test]
+fn memory_store_admits_exactly_the_budget_under_contention() {
+    let store = MemoryStore::new();
+    let budget = Budget::new()
+        .with_requests_per_minute(10_000)
+        .with_tokens_per_minute(100_000);
+    let admitted: Vec<(u64, u64)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8u64)
+            .map(|w| {
+                let (store, budget) = (&store, &budget);
+                s.spawn(move || {
+                    let (mut requests, mut tokens) = (0, 0);
+                    for i in 0..2000u64 {
+                        // 7, 13, 29 or 71 tokens: sums hit the limit only by chance.
+                        let n = [7, 13, 29, 71][((w + i) % 4) as usize];
+                        let Ok(d) = store.admit("shared", budget, n, 1_000);
+                        if d.is_admitted() {
+                            requests += 1;
+                            tokens += n;
+                        }
+                    }
+                    (requests, tokens)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let requests: u64 = admitted.iter().map(|a| a.0).sum();
+    let tokens: u64 = admitted.iter().map(|a| a.1).sum();
+    // What the store holds is exactly what was not admitted.
+    let Ok(last) = store.admit("shared", &budget, 0, 1_000);
+    assert_eq!(tokens + last.remaining_tokens().unwrap(), 100_000);
+    assert_eq!(requests + 1 + last.remaining_requests().unwrap(), 10_000);
+    // Demand was 8 × 2000 × 30 tokens on average: the budget ran dry, up to 71 tokens.
+    assert!(last.remaining_tokens().unwrap() < 71, "{last:?}");
+}

@@ -356,3 +356,53 @@ fn server_clock_and_bad_arguments() {
         Some(Refusal::TooLarge)
     );
 }
+
+/// Connections hammering one key through the script, as replicas would, at a frozen
+/// clock: exactly the budget is admitted, to the token; nothing is admitted twice.
+#[test]
+fn replicas_share_one_budget_exactly() {
+    let server = Server::start();
+    let sha = server.connect().load();
+    let budget = Budget::new()
+        .with_requests_per_minute(5_000)
+        .with_tokens_per_minute(20_000);
+    let totals: Vec<(u64, u64)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4u64)
+            .map(|w| {
+                let (server, sha, budget) = (&server, &sha, &budget);
+                s.spawn(move || {
+                    let mut conn = server.connect();
+                    let (mut requests, mut tokens) = (0, 0);
+                    for i in 0..600u64 {
+                        let n = [7, 13, 29, 71][((w + i) % 4) as usize];
+                        let op = Operation::Admit { tokens: n };
+                        let reply = conn
+                            .step(sha, "eg:shared", &op.redis_args(budget, Some(1_000)))
+                            .expect("script runs");
+                        if op
+                            .decision_from_redis(budget, &reply)
+                            .unwrap()
+                            .is_admitted()
+                        {
+                            requests += 1;
+                            tokens += n;
+                        }
+                    }
+                    (requests, tokens)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let requests: u64 = totals.iter().map(|t| t.0).sum();
+    let tokens: u64 = totals.iter().map(|t| t.1).sum();
+    let mut conn = server.connect();
+    let op = Operation::Admit { tokens: 0 };
+    let reply = conn
+        .step(&sha, "eg:shared", &op.redis_args(&budget, Some(1_000)))
+        .unwrap();
+    let last = op.decision_from_redis(&budget, &reply).unwrap();
+    assert_eq!(tokens + last.remaining_tokens().unwrap(), 20_000);
+    assert_eq!(requests + 1 + last.remaining_requests().unwrap(), 5_000);
+    assert!(last.remaining_tokens().unwrap() < 71, "{last:?}");
+}
