@@ -61,7 +61,7 @@ class Limits:
     def __hash__(self) -> int: ...
 
 class Model:
-    """An embedding model a policy accepts (all count with cl100k_base)."""
+    """An embedding model a policy accepts: names, vectors, tokenizer, own limits."""
 
     def __init__(
         self,
@@ -70,15 +70,38 @@ class Model:
         *,
         dimensions: bool = False,
         aliases: Optional[Iterable[str]] = None,
+        tokenizer: Literal["cl100k_base", "estimate"] = "cl100k_base",
+        token_arrays: bool = True,
+        max_inputs: Optional[int] = None,
+        max_input_tokens: Optional[int] = None,
+        max_request_tokens: Optional[int] = None,
+        max_input_bytes: Optional[int] = None,
     ) -> None: ...
+    @staticmethod
+    def openai() -> list[Model]: ...
     @property
     def name(self) -> str: ...
+    @property
+    def aliases(self) -> list[str]: ...
     @property
     def native_dimensions(self) -> int: ...
     @property
     def dimensions_allowed(self) -> bool: ...
+    @property
+    def tokenizer(self) -> str: ...
+    @property
+    def exact(self) -> bool: ...
+    @property
+    def token_arrays(self) -> bool: ...
+    @property
+    def max_inputs(self) -> Optional[int]: ...
+    @property
+    def max_input_tokens(self) -> Optional[int]: ...
+    @property
+    def max_request_tokens(self) -> Optional[int]: ...
+    @property
+    def max_input_bytes(self) -> Optional[int]: ...
     def answers_to(self, name: str) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
 
 class Policy:
     """What a gateway accepts; immutable. The entry point: check()."""
@@ -115,6 +138,8 @@ class Policy:
     def limits(self) -> Limits: ...
     @property
     def over_limit(self) -> OverLimit: ...
+    @property
+    def models(self) -> list[Model]: ...
     def model(self, name: str) -> Optional[Model]: ...
     def check(self, body: Body) -> Checked:
         """Checks a request body; raises RequestError (a subclass per status)."""
@@ -259,6 +284,7 @@ def plan(
     *,
     max_inputs: int = 2048,
     max_tokens: int = 300_000,
+    max_body_bytes: Optional[int] = None,
     model: Optional[str] = None,
     encoding_format: Optional[EncodingFormat] = None,
     dimensions: bool = True,
@@ -270,13 +296,19 @@ class ResponseTarget:
     def __init__(
         self,
         model: str,
+        native_dimensions: int,
         token_counts: Sequence[int],
         *,
         encoding_format: EncodingFormat = "float",
         dimensions: Optional[int] = None,
+        usage: Literal["counted", "upstream"] = "counted",
     ) -> None: ...
     @property
     def model(self) -> str: ...
+    @property
+    def native_dimensions(self) -> int: ...
+    @property
+    def usage(self) -> Literal["counted", "upstream"]: ...
     @property
     def token_counts(self) -> list[int]: ...
     @property
