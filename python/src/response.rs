@@ -3,7 +3,7 @@
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
 
 use crate::convert::{body, float_array, floats, quote, run, type_name};
 use crate::errors::{request_error, response_error, vector_error};
@@ -164,6 +164,10 @@ impl Plan {
 
     fn __len__(&self) -> usize {
         self.parts.len()
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.parts(py)?.try_iter()
     }
 
     fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<Part>> {
