@@ -704,7 +704,9 @@ impl Usage {
 }
 
 /// A request that passed every check, with its inputs and their exact token counts.
-/// Made by ``Policy.check``; ``len(checked)`` is the number of inputs.
+/// Made by ``Policy.check``; ``len(checked)`` is the number of inputs. It holds on to the
+/// body it was checked from (its texts are read from it, never copied), and ``inputs``
+/// makes Python strings only when asked for.
 ///
 /// >>> from embedguard import Policy
 /// >>> body = b'{"model":"text-embedding-3-small","input":["This is an embedding test.","h"],"dimensions":256,"user":"u1"}'
