@@ -205,7 +205,8 @@ pub fn decode_base64_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorEr
 /// The JSON array of a vector, each value the shortest decimal that reads back to the same
 /// float32.
 ///
-/// Values are printed by ryu on the float32 itself, never widened to f64 first: integral
+/// Values are printed by zmij (the shortest-round-trip printer serde_json uses) on the
+/// float32 itself, never widened to f64 first: integral
 /// values keep a fraction (`1.0`, `-0.0`), very large and very small magnitudes use an
 /// exponent without a `+` (`1e-7`, `1e13`, `3.4028235e38`). NaN and infinities
 /// have no JSON form: they are an error, never `null`.
@@ -241,7 +242,7 @@ pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), V
     // Typical unit-vector values print as 10-12 characters, plus the comma.
     out.reserve(values.len().saturating_mul(12).saturating_add(2));
     out.push('[');
-    let mut buffer = ryu::Buffer::new();
+    let mut buffer = zmij::Buffer::new();
     for (index, &value) in values.iter().enumerate() {
         if !value.is_finite() {
             out.truncate(start);
@@ -250,7 +251,16 @@ pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), V
         if index > 0 {
             out.push(',');
         }
-        out.push_str(buffer.format_finite(value));
+        let printed = buffer.format_finite(value);
+        // zmij writes `1e+13` where the contract (and ryu) write `1e13`; exponents are
+        // positive only from 1e13 up.
+        match (value.abs() >= 1e12).then(|| printed.split_once('+')).flatten() {
+            Some((mantissa, exponent)) => {
+                out.push_str(mantissa);
+                out.push_str(exponent);
+            }
+            None => out.push_str(printed),
+        }
     }
     out.push(']');
     Ok(())
