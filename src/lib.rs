@@ -97,15 +97,47 @@
 //! assert_eq!(encode_base64(&[1.0, -2.0]), "AACAPwAAAMA=");
 //! assert_eq!(decode_base64("AACAPwAAAMA=")?, [1.0, -2.0]);
 //!
-//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64"}"#;
+//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64","dimensions":2}"#;
 //! let checked = Policy::openai().check(body)?;
-//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":0,"total_tokens":0}}"#;
+//! // The upstream's usage is not relayed: the client's is the gateway's exact count.
+//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":999999999}}"#;
 //! let response = transcode_response(upstream, &ResponseTarget::from(&checked))?;
 //! assert_eq!(
 //!     response,
 //!     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}"#
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Example: budgets
+//!
+//! Per-key budgets of requests and tokens per minute, charged the exact usage before the
+//! upstream call. The time is an argument (milliseconds), so any clock or shared store
+//! works; [`MemoryStore`] serves one process, [`REDIS_SCRIPT`] replicas.
+//!
+//! ```
+//! use embedguard::{Budget, BudgetStore, MemoryStore};
+//!
+//! let budget = Budget::new().with_requests_per_minute(60).with_tokens_per_minute(1000);
+//! let store = MemoryStore::new();
+//! let Ok(first) = store.admit("key-1", &budget, 600, 0);
+//! assert!(first.is_admitted());
+//! assert_eq!(first.remaining_tokens(), Some(400));
+//!
+//! let Ok(second) = store.admit("key-1", &budget, 600, 0);
+//! let err = second.error("text-embedding-3-small", "org-demo").unwrap();
+//! assert_eq!(err.status(), 429);
+//! assert_eq!(err.error_type(), "tokens");
+//! assert_eq!(
+//!     err.message(),
+//!     "Rate limit reached for text-embedding-3-small in organization org-demo on tokens per min (TPM): Limit 1000, Used 600, Requested 600. Please try again in 12s. Visit https://platform.openai.com/account/rate-limits to learn more."
+//! );
+//! assert!(second.headers().contains(&("retry-after-ms", "12000".to_owned())));
+//!
+//! // The upstream failed: the charge goes back.
+//! let Ok(()) = store.refund("key-1", &budget, 600, 1);
+//! let Ok(third) = store.admit("key-1", &budget, 600, 1);
+//! assert!(third.is_admitted());
 //! ```
 //!
 //! # Untrusted input
@@ -120,11 +152,19 @@
 //!
 //! Nothing in this crate panics on any input: request bodies, header values, texts.
 
+#![doc = include_str!("async_gateway.md")]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod auth;
+#[cfg(feature = "axum")]
+mod axum;
+mod budget;
+mod budget_store;
+mod duration;
 mod error;
+#[cfg(feature = "http")]
+mod http;
 mod plan;
 mod policy;
 mod request;
@@ -132,8 +172,13 @@ mod response;
 mod tokenizer;
 mod vector;
 
-pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
-pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError};
+#[cfg(feature = "axum")]
+pub use crate::axum::{CheckedRequest, Guard, GuardRejection, OFFLOAD_BYTES};
+pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
+pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
+pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
+pub use duration::format_duration;
+pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{
     Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
@@ -141,8 +186,9 @@ pub use policy::{
 };
 pub use request::{EncodingFormat, Input, InputForm};
 pub use response::{
-    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, decode_response,
-    encode_response, encode_response_into, merge_responses, transcode_response,
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, UsageSource, decode_response,
+    encode_response, encode_response_into, merge_responses, merge_responses_into,
+    transcode_response,
 };
 pub use tokenizer::{Cl100k, cl100k};
 pub use vector::{

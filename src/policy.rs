@@ -375,7 +375,11 @@ impl Policy {
             usage: Usage::from_counts(&token_counts),
             inputs,
             token_counts,
-            extra: raw.extra,
+            extra: raw
+                .extra
+                .into_iter()
+                .map(|(name, value)| (name, Cow::Borrowed(value)))
+                .collect(),
             truncated,
         })
     }
@@ -526,7 +530,7 @@ pub struct Checked<'a> {
     inputs: Vec<Input<'a>>,
     token_counts: Vec<usize>,
     usage: Usage,
-    extra: Vec<(Cow<'a, str>, &'a str)>,
+    extra: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     truncated: Vec<usize>,
 }
 
@@ -583,7 +587,41 @@ impl<'a> Checked<'a> {
     }
 
     /// Members the policy let through ([`Policy::allow_member`]), with values as written.
-    pub fn extra_members(&self) -> &[(Cow<'a, str>, &'a str)] {
+    pub fn extra_members(&self) -> &[(Cow<'a, str>, Cow<'a, str>)] {
         &self.extra
+    }
+
+    /// The same check, owning everything it borrowed from the body: `Send + Sync +
+    /// 'static`, so it can leave a `spawn_blocking` closure, cross `.await` points and
+    /// be handed to another task while the body's buffer is dropped.
+    ///
+    /// ```
+    /// let checked: embedguard::Checked<'static> = {
+    ///     let body = br#"{"model":"text-embedding-3-small","input":"hello world"}"#.to_vec();
+    ///     embedguard::Policy::openai().check(&body)?.into_owned()
+    /// }; // the body is gone; the check lives on
+    /// let handle = std::thread::spawn(move || checked.usage().total_tokens);
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    pub fn into_owned(self) -> Checked<'static> {
+        let own = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        Checked {
+            model: own(self.model),
+            model_spec: self.model_spec,
+            encoding_format: self.encoding_format,
+            dimensions: self.dimensions,
+            user: self.user.map(own),
+            form: self.form,
+            inputs: self.inputs.into_iter().map(Input::into_owned).collect(),
+            token_counts: self.token_counts,
+            usage: self.usage,
+            extra: self
+                .extra
+                .into_iter()
+                .map(|(name, value)| (own(name), own(value)))
+                .collect(),
+            truncated: self.truncated,
+        }
     }
 }

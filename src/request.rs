@@ -35,6 +35,16 @@ pub enum Input<'a> {
     Tokens(Vec<u32>),
 }
 
+impl Input<'_> {
+    /// The same input, owning its text.
+    pub fn into_owned(self) -> Input<'static> {
+        match self {
+            Input::Text(text) => Input::Text(Cow::Owned(text.into_owned())),
+            Input::Tokens(ids) => Input::Tokens(ids),
+        }
+    }
+}
+
 /// Which of the four forms `input` was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputForm {

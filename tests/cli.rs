@@ -4,15 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// `cargo test` builds the examples next to the test binaries' `deps/` directory.
+/// The crate's binary, built by cargo for its integration tests.
 fn front_end() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target profile directory");
-    dir.join("examples")
-        .join(format!("embedguard{}", std::env::consts::EXE_SUFFIX))
+    PathBuf::from(env!("CARGO_BIN_EXE_embedguard"))
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -23,7 +17,7 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the example is built by cargo test");
+        .expect("the binary is built by cargo test");
     let mut pipe = child.stdin.take().expect("stdin");
     pipe.write_all(stdin.unwrap_or_default())
         .expect("write stdin");
@@ -61,10 +55,58 @@ fn a_rejected_request_prints_its_status_and_envelope() {
 }
 
 #[test]
-fn usage_and_io_errors_exit_2() {
-    assert_eq!(run(&[], None).status.code(), Some(2));
-    assert_eq!(run(&["check"], None).status.code(), Some(2));
-    assert_eq!(run(&["frobnicate", "x"], None).status.code(), Some(2));
+fn help_goes_to_stdout_and_exits_0() {
+    for flag in ["--help", "-h", "help"] {
+        let out = run(&[flag], None);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("embedguard: check OpenAI-compatible"),
+            "{text}"
+        );
+        for command in [
+            "embedguard check FILE|-",
+            "embedguard count FILE...",
+            "Exit status",
+        ] {
+            assert!(text.contains(command), "{flag}: no `{command}` in {text}");
+        }
+    }
+}
+
+/// Each wrong usage says what was wrong, on stderr, and exits 2.
+#[test]
+fn wrong_usage_says_what_was_wrong() {
+    let cases: [(&[&str], &str); 5] = [
+        (&[], "embedguard: no command given"),
+        (
+            &["check"],
+            "embedguard check: missing FILE (or `-` for stdin)",
+        ),
+        (
+            &["check", "a", "b"],
+            "embedguard check: unexpected argument `b`",
+        ),
+        (&["count"], "embedguard count: missing FILE"),
+        (
+            &["frobnicate", "x"],
+            "embedguard: unknown command `frobnicate`",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = run(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{message}\nRun `embedguard --help` for usage.\n"),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn io_errors_exit_2() {
     let missing = run(&["check", "no/such/file.json"], None);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/file.json"));

@@ -1,34 +1,45 @@
 //! Command-line front end: check a request body, or count a file's tokens.
-//!
-//! ```text
-//! cargo run --release --example embedguard -- check examples/request.json
-//! cargo run --release --example embedguard -- check -          # body on stdin
-//! cargo run --release --example embedguard -- count FILE...
-//! ```
-//! `check` prints one JSON line and exits 0 when the request is valid, 1 when it is
-//! rejected, 2 on a usage or IO error. `count` prints `TOKENS FILE` per file.
+//! `embedguard --help` says how; built from the library and little else, so
+//! `cargo run --release -- check FILE` builds quickly.
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use embedguard::{Policy, cl100k};
 
-const USAGE: &str = "usage: embedguard check FILE|-\n       embedguard count FILE...";
+const HELP: &str = "\
+embedguard: check OpenAI-compatible embeddings requests, count tokens
+
+Usage:
+  embedguard check FILE|-       check a request body (`-` reads stdin)
+  embedguard count FILE...      print each file's cl100k_base token count
+  embedguard --help             print this help
+
+check prints one JSON line: {\"status\":200,\"model\":...,\"token_counts\":[...],\"usage\":{...}}
+for a valid request, {\"status\":N,\"error\":{...}} (OpenAI's error object) otherwise.
+count prints one `TOKENS FILE` line per file.
+
+Exit status: 0 valid, 1 rejected, 2 usage or IO error.
+";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        [] => Err("embedguard: no command given".to_owned()),
+        [help] if matches!(*help, "-h" | "--help" | "help") => {
+            print!("{HELP}");
+            Ok(ExitCode::SUCCESS)
+        }
         ["check", path] => check(path),
-        ["count", paths @ ..] if !paths.is_empty() => count(paths),
-        _ => Err(USAGE.to_owned()),
+        ["check"] => Err("embedguard check: missing FILE (or `-` for stdin)".to_owned()),
+        ["check", _, extra, ..] => Err(format!("embedguard check: unexpected argument `{extra}`")),
+        ["count"] => Err("embedguard count: missing FILE".to_owned()),
+        ["count", paths @ ..] => count(paths),
+        [command, ..] => Err(format!("embedguard: unknown command `{command}`")),
     };
     result.unwrap_or_else(|message| {
-        eprintln!("{message}");
+        eprintln!("{message}\nRun `embedguard --help` for usage.");
         ExitCode::from(2)
     })
 }
