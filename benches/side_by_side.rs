@@ -2,7 +2,8 @@
 //! engines in turn, `$SIDE_RUNS` rounds (default 7), timed by this thread's CPU time (not wall
 //! time, which counts other processes' work), and reports medians and their ratio.
 //!
-//! `cargo bench --bench side_by_side` (all groups) or `-- adversarial`, `-- vectors`.
+//! `cargo bench --bench side_by_side` (all groups) or `-- adversarial`, `-- vectors`;
+//! `SIDE_SHAPE=tabs` for the adversarial shapes whose name contains `tabs`.
 //!
 //! - `adversarial`: the shapes of `benches/count.rs` at 1 MB, plus random text from all
 //!   Unicode planes: embedguard beside bpe-openai, ms per MB (lower is better);
@@ -109,7 +110,11 @@ fn adversarial(runs: usize) {
     println!("\nAdversarial shapes, 1 MB each: ms per MB of CPU time, median of {runs} runs");
     println!("| shape | embedguard | bpe-openai | bpe-openai / embedguard |");
     println!("|---|---:|---:|---:|");
+    let only = std::env::var("SIDE_SHAPE").ok();
     for (name, text) in shapes(1_000_000) {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
         assert_eq!(ours.count(&text), bpe_openai.count(&text), "{name}");
         let (a, b) = side_by_side(
             runs,
