@@ -240,7 +240,15 @@ pub fn encode_float_array(values: &[f32]) -> Result<String, VectorError> {
 pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), VectorError> {
     // Typical unit-vector values print as 10-12 characters, plus the comma.
     out.reserve(values.len().saturating_mul(12).saturating_add(2));
-    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+    // One branch-free pass (it vectorizes) before looking for which value it was.
+    let exponent = |v: &f32| v.to_bits() & 0x7F80_0000;
+    let any_non_finite = values
+        .iter()
+        .fold(false, |any, v| any | (exponent(v) == 0x7F80_0000));
+    if let Some(index) = any_non_finite
+        .then(|| values.iter().position(|v| !v.is_finite()))
+        .flatten()
+    {
         return Err(VectorError::NonFinite {
             index,
             value: values[index],
