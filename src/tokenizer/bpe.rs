@@ -82,7 +82,7 @@ fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
     valid
 }
 
-const PAIR_CACHE: usize = 1 << 12;
+const PAIR_CACHE: usize = 1 << 15;
 
 thread_local! {
     static CACHE: std::cell::RefCell<[u64; PAIR_CACHE]> =

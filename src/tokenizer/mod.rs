@@ -7,10 +7,9 @@
 //! - `bpe`: a whole-piece lookup, then a linear backtracking byte pair encoder for the pieces
 //!   that are not one token.
 //!
-//! Two thread-local caches (recent pair checks, 32 KiB: small enough to stay in the CPU's
-//! nearest caches, which on text seen once pays more than a higher hit rate; counts of recent
-//! short pieces that are not one token, 640 KiB) start zeroed and never allocate; they only
-//! skip repeated work.
+//! Two thread-local caches (recent pair checks, 256 KiB; counts of recent short pieces that
+//! are not one token, 640 KiB) start zeroed and never allocate; they only skip repeated work.
+//! The tables are read through once by the first [`cl100k`] call of a process.
 //! Counting allocates nothing unless a piece of more than 512 bytes is not one token.
 
 mod bpe;
