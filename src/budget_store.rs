@@ -121,8 +121,10 @@ impl Operation {
         }
     }
 
-    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock), the
-    /// two limits (0: not limited), tokens, and for a settlement the reported tokens.
+    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock; the
+    /// script refuses times from 2^53 ms on, where its doubles stop counting single
+    /// milliseconds), the two limits (0: not limited), tokens, and for a settlement the
+    /// reported tokens.
     ///
     /// ```
     /// use embedguard::{Budget, Operation};
@@ -177,7 +179,8 @@ impl Operation {
 
 /// Budgets for one process: a map behind a mutex. Entries whose buckets are full again
 /// are dropped as the map grows (an absent entry is two full buckets), so memory follows
-/// the keys active in the last minute or two, not every key ever seen.
+/// the keys active in the last minute or two, not every key ever seen. (Keys are the
+/// gateway's own, checked before any budget, so clients cannot grow the map at will.)
 ///
 /// ```
 /// use embedguard::{Budget, BudgetStore, MemoryStore};

@@ -6,7 +6,7 @@ use std::ops::Range;
 use crate::error::{ErrorKind, InputShape, RequestError};
 use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
 use crate::request::{EncodingFormat, Input, InputForm};
-use crate::response::Usage;
+use crate::usage::Usage;
 
 /// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
 ///
@@ -230,7 +230,7 @@ impl Upstream {
             .map(|range| Part {
                 start: range.start,
                 token_counts: counts[range.clone()].to_vec(),
-                body: head.body(range),
+                body: head.body(range, overhead),
             })
             .collect();
         Ok(Plan {
@@ -377,8 +377,8 @@ impl BodyHead<'_, '_> {
     fn array(&self) -> bool {
         match self.checked.input_form() {
             // One input: the client's form is the upstream's.
-            InputForm::String | InputForm::TokenArray => false,
-            InputForm::Strings | InputForm::TokenArrays => true,
+            InputForm::Text | InputForm::TokenArray => false,
+            InputForm::Texts | InputForm::TokenArrays => true,
         }
     }
 
@@ -390,9 +390,10 @@ impl BodyHead<'_, '_> {
         out.len()
     }
 
-    fn body(&self, range: Range<usize>) -> String {
+    /// The body of the inputs in `range`; `overhead` is [`BodyHead::overhead`].
+    fn body(&self, range: Range<usize>, overhead: usize) -> String {
         let inputs = &self.checked.inputs()[range];
-        let len = self.overhead()
+        let len = overhead
             + inputs.iter().map(json_input_len).sum::<usize>()
             + inputs.len().saturating_sub(1);
         let mut out = String::with_capacity(len);

@@ -5,37 +5,16 @@ use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 
 use serde::de::{Error as _, Unexpected};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::policy::Checked;
 use crate::request::EncodingFormat;
+use crate::usage::Usage;
 use crate::vector::{
     VectorError, base64_len, decode_base64_into, decode_float_array_into, encode_base64_into,
     encode_float_array_into, shorten,
 };
-
-/// A request's token usage, as OpenAI reports it.
-///
-/// For embeddings `prompt_tokens` and `total_tokens` are both the sum of the inputs' counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the inputs.
-    pub prompt_tokens: usize,
-    /// Same as `prompt_tokens` for embeddings.
-    pub total_tokens: usize,
-}
-
-impl Usage {
-    /// The usage of inputs with these token counts.
-    pub fn from_counts(counts: &[usize]) -> Usage {
-        let sum = counts.iter().sum();
-        Usage {
-            prompt_tokens: sum,
-            total_tokens: sum,
-        }
-    }
-}
 
 /// Where the usage a client receives comes from.
 ///
@@ -191,7 +170,9 @@ impl<'a> ResponseTarget<'a> {
 
 impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
     /// What a checked request asks for: its model as the client named it, the model's
-    /// native length, its encoding, its dimensions and its token counts.
+    /// native length, its encoding, its dimensions and its token counts; usage counted
+    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
+    /// estimates.
     ///
     /// ```
     /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
@@ -218,6 +199,11 @@ impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
         )
         .with_encoding_format(checked.encoding_format())
         .with_dimensions(checked.dimensions())
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
     }
 }
 
@@ -365,7 +351,8 @@ impl ResponseError {
 /// shortened), and usage summed from its token counts.
 ///
 /// The vectors are checked as an upstream's are: one per input, each of the target's
-/// length (or the native length, to be shortened), every value finite.
+/// length (or the native length, to be shortened), every value finite. A target without
+/// inputs is an error here as in [`merge_responses`]: a response has at least one vector.
 /// No JSON tree is built: the body is written straight into the string.
 ///
 /// ```

@@ -641,6 +641,58 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Any state a store could hand back (stale, foreign, corrupt) and any arguments:
+    /// nothing panics or wraps, levels stay within one capacity either side of zero,
+    /// and every figure a client sees is in range.
+    #[test]
+    fn prop_any_state_and_arguments_stay_in_range(
+        rpm in any::<u64>(), tpm in any::<u64>(), limited in 0u8..4,
+        requests in any::<i64>(), tokens in any::<i64>(), at_ms in any::<u64>(),
+        a in any::<u64>(), b in any::<u64>(), kind in 0u8..3, now in any::<u64>(),
+    ) {
+        let mut budget = Budget::new();
+        if limited & 1 != 0 {
+            budget = budget.with_requests_per_minute(rpm);
+        }
+        if limited & 2 != 0 {
+            budget = budget.with_tokens_per_minute(tpm);
+        }
+        let mut buckets = Buckets { requests, tokens, at_ms };
+        let op = match kind {
+            0 => Operation::Admit { tokens: a },
+            1 => Operation::Refund { tokens: a },
+            _ => Operation::Settle { estimated: a, actual: b },
+        };
+        let d = op.apply(&budget, &mut buckets, now);
+        for (limit, level) in [
+            (budget.requests_per_minute(), buckets.requests),
+            (budget.tokens_per_minute(), buckets.tokens),
+        ] {
+            if let Some(limit) = limit {
+                let cap = i128::from(limit) * i128::from(LEVEL_SCALE);
+                prop_assert!((-cap..=cap).contains(&i128::from(level)), "{} of {}", level, cap);
+            }
+        }
+        prop_assert_eq!(buckets.at_ms, at_ms.max(now));
+        prop_assert!(d.remaining_tokens() <= budget.tokens_per_minute());
+        prop_assert!(d.remaining_requests() <= budget.requests_per_minute());
+        let two_minutes = Some(Duration::from_secs(120));
+        prop_assert!(d.reset_tokens() <= two_minutes && d.reset_requests() <= two_minutes);
+        prop_assert!(d.retry_after() <= two_minutes);
+        for (name, value) in d.headers() {
+            if !name.starts_with("x-ratelimit-reset") {
+                prop_assert!(value.parse::<u64>().is_ok(), "{}: {}", name, value);
+            }
+        }
+        if let Some(err) = d.error(MODEL, ORG) {
+            prop_assert_eq!(err.status(), 429);
+        }
+        let _ = budget.ms_until_idle(&buckets, now);
+        let _ = budget.ms_until_idle(&buckets, 0);
+    }
+}
+
 #[test]
 fn redis_reply_reads_back() {
     let budget = Budget::new().with_tokens_per_minute(10);

@@ -332,6 +332,10 @@ fn server_clock_and_bad_arguments() {
         bad(&["admit", "0", "0", "60", "1.5"]),
         bad(&["admit", "0", "0", "60"]),
         bad(&["settle", "0", "0", "60", "1"]),
+        bad(&["admit", "inf", "0", "60", "1"]),
+        bad(&["admit", "0", "0", "inf", "1"]),
+        bad(&["admit", "0", "0", "60", "nan"]),
+        bad(&["admit", "9007199254740992", "0", "60", "1"]),
     ] {
         assert_eq!(
             conn.step(&sha, "eg:bad", &args),
