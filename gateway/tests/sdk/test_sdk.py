@@ -1,6 +1,6 @@
 """The official OpenAI Python SDK against the example gateway.
 
-Run by tests/gateway_sdk.rs, which starts examples/upstream.rs and examples/gateway.rs on
+Run by gateway/tests/sdk.rs, which starts embedguard-upstream and embedguard-gateway on
 loopback ports and passes their URLs and keys in the environment:
 
   EMBEDGUARD_GATEWAY_URL    e.g. http://127.0.0.1:41234/v1
