@@ -2,6 +2,8 @@
 //! (`embedguard-gateway`, `embedguard-upstream`) and their tests.
 
 pub mod answers;
+pub mod budgets;
+pub mod ledger;
 pub mod local;
 pub mod logging;
 pub mod proxy;

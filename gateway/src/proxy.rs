@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clap::Parser;
 use embedguard::{
-    Checked, EncodingFormat, ErrorKind, KeySet, OverLimit, Plan, Policy, RequestError,
-    ResponseTarget, Upstream, UpstreamPart, merge_responses,
+    Budget, Checked, EncodingFormat, ErrorKind, KeySet, Operation, OverLimit, Plan, Policy,
+    RequestError, ResponseTarget, Upstream, UpstreamPart, merge_responses,
 };
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -23,6 +23,8 @@ use tower::{BoxError, ServiceBuilder};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::answers::{Failure, json};
+use crate::budgets::{Owner, RedisStore, Store, Unavailable, read_keys_file};
+use crate::ledger::{Entry, Ledger};
 use crate::serve::{ConnectionLimits, bind, fit_connections, serve};
 
 const ABOUT: &str = "An OpenAI-compatible embeddings gateway: keys, exact checks, batch splitting, \
@@ -113,6 +115,29 @@ pub struct Args {
     /// a body that does not fit is shed with a 503.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub body_memory: usize,
+    /// Tokens per minute for every key without its own (budgets are per org).
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u64>,
+    /// Requests per minute for every key without its own.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u64>,
+    /// Keys with their owners and budgets: one JSON object a line,
+    /// {"key":"sk-gateway-…","org":"team-a","tpm":100000,"rpm":600} (tpm, rpm optional).
+    #[arg(long, value_name = "FILE")]
+    pub keys_file: Option<std::path::PathBuf>,
+    /// Share budgets with every replica through Redis (redis://HOST:PORT); without it,
+    /// budgets live in this process.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// When Redis cannot answer: closed refuses the request (503), open admits it and logs.
+    #[arg(long, value_enum, default_value_t = Unavailable::Closed)]
+    pub redis_unavailable: Unavailable,
+    /// Time one Redis step may take.
+    #[arg(long, default_value = "0.5", value_name = "SECONDS", value_parser = seconds)]
+    pub redis_timeout: Duration,
+    /// Append one JSON line per answered request to this file (never the key).
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<std::path::PathBuf>,
 }
 
 /// Parses seconds, fractions allowed (`0.5`).
@@ -141,18 +166,49 @@ struct Gateway {
     body_bytes: Arc<Semaphore>,
     /// Checks of large bodies running at once: one per core.
     checks: Arc<Semaphore>,
+    /// Each key's owner and budget, by the key's position in `keys`.
+    owners: Vec<Owner>,
+    store: Store,
+    unavailable: Unavailable,
+    ledger: Option<Ledger>,
+    deadline: Duration,
 }
 
 /// Runs the gateway until the process ends.
 pub async fn run(args: Args) -> Result<(), String> {
+    let mut default = Budget::new();
+    if let Some(tpm) = args.tpm {
+        default = default.with_tokens_per_minute(tpm);
+    }
+    if let Some(rpm) = args.rpm {
+        default = default.with_requests_per_minute(rpm);
+    }
     let mut keys = KeySet::new();
-    for key in &args.keys {
+    let mut owners = Vec::new();
+    for (n, key) in args.keys.iter().enumerate() {
         // Never echo the key itself.
         keys = keys.with_key(key).map_err(|err| err.to_string())?;
+        owners.push(Owner {
+            org: format!("key-{}", n + 1),
+            budget: default,
+        });
+    }
+    if let Some(path) = &args.keys_file {
+        for (key, owner) in read_keys_file(path, default)? {
+            keys = keys
+                .with_key(&key)
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+            owners.push(owner);
+        }
     }
     if keys.is_empty() {
-        return Err("at least one --key is required".into());
+        return Err("at least one --key (or a --keys-file) is required".into());
     }
+    let store = match &args.redis {
+        Some(url) => Store::Redis(RedisStore::new(url, args.redis_timeout)?),
+        None => Store::Memory(embedguard::MemoryStore::new()),
+    };
+    let ledger = args.ledger.as_deref().map(Ledger::open).transpose()?;
     let url = args.upstream.trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!("--upstream must be an http(s) URL, not {url}"));
@@ -218,6 +274,11 @@ pub async fn run(args: Args) -> Result<(), String> {
                 .min(Semaphore::MAX_PERMITS),
         )),
         checks: Arc::new(Semaphore::new(cores)),
+        owners,
+        store,
+        unavailable: args.redis_unavailable,
+        ledger,
+        deadline: args.deadline,
     });
     let app = router(gateway, &args);
     let listener = bind(args.listen).await.map_err(|err| err.to_string())?;
@@ -279,16 +340,79 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     Failure::method_not_allowed(&method, uri.path()).into_response()
 }
 
-/// What a log line says about a request (never a key, never input text).
+/// What a log line and the ledger say about a request (never a key, never input text).
 #[derive(Default)]
 struct Facts {
     key: Option<usize>,
+    model: Option<String>,
     inputs: usize,
     tokens: usize,
     truncated: usize,
     calls: usize,
     upstream_ms: u128,
     reason: Option<String>,
+    outcome: Option<&'static str>,
+    /// The budget's headers, for a key with a budget.
+    headers: Vec<(&'static str, String)>,
+}
+
+/// A request being answered: logged and written to the ledger when it ends, also when
+/// the deadline (or the client hanging up) ends it before an answer.
+struct Record {
+    gateway: Arc<Gateway>,
+    started: Instant,
+    facts: Facts,
+    status: Option<StatusCode>,
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        let facts = &self.facts;
+        let (status, outcome) = match self.status {
+            Some(status) => (
+                status.as_u16(),
+                facts.outcome.unwrap_or(match status.as_u16() {
+                    200 => "ok",
+                    429 => "rate_limited",
+                    502 | 504 => "upstream_failed",
+                    503 => "shed",
+                    _ => "rejected",
+                }),
+            ),
+            None if self.started.elapsed() >= self.gateway.deadline => (504, "timeout"),
+            // The client hung up before its answer (nginx's 499).
+            None => (499, "client_gone"),
+        };
+        let org = facts
+            .key
+            .and_then(|key| self.gateway.owners.get(key))
+            .map(|owner| owner.org.clone());
+        tracing::info!(
+            status,
+            ms = self.started.elapsed().as_millis() as u64,
+            key = org.as_deref().unwrap_or("-"),
+            inputs = facts.inputs,
+            tokens = facts.tokens,
+            truncated = facts.truncated,
+            calls = facts.calls,
+            upstream_ms = facts.upstream_ms as u64,
+            reason = facts.reason.as_deref().unwrap_or(""),
+            "POST /v1/embeddings"
+        );
+        if let Some(ledger) = &self.gateway.ledger {
+            ledger.record(Entry {
+                time_ms: crate::ledger::now_ms(),
+                key: org,
+                model: facts.model.clone(),
+                inputs: facts.inputs,
+                tokens: facts.tokens,
+                exact: true,
+                status,
+                outcome,
+                upstream_ms: facts.upstream_ms as u64,
+            });
+        }
+    }
 }
 
 async fn embeddings(
@@ -296,10 +420,14 @@ async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let mut facts = Facts::default();
-    let answer = gateway.answer(&headers, body, &mut facts).await;
-    let (status, response) = match answer {
+    let mut record = Record {
+        gateway: Arc::clone(&gateway),
+        started: Instant::now(),
+        facts: Facts::default(),
+        status: None,
+    };
+    let answer = gateway.answer(&headers, body, &mut record.facts).await;
+    let mut response = match answer {
         Ok((body, truncated)) => {
             let mut response = json(StatusCode::OK, body);
             if !truncated.is_empty() {
@@ -308,23 +436,74 @@ async fn embeddings(
                     response.headers_mut().insert(TRUNCATED_HEADER, value);
                 }
             }
-            (StatusCode::OK, response)
+            response
         }
-        Err(failure) => (failure.status, failure.into_response()),
+        Err(failure) => failure.into_response(),
     };
-    tracing::info!(
-        status = status.as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        key = ?facts.key,
-        inputs = facts.inputs,
-        tokens = facts.tokens,
-        truncated = facts.truncated,
-        calls = facts.calls,
-        upstream_ms = facts.upstream_ms as u64,
-        reason = facts.reason.as_deref().unwrap_or(""),
-        "POST /v1/embeddings"
-    );
+    for (name, value) in record.facts.headers.drain(..) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    record.status = Some(response.status());
     response
+}
+
+/// An admitted request's charge: refunded if the upstream fails or the request ends
+/// before it is answered.
+struct Charge {
+    gateway: Arc<Gateway>,
+    key: usize,
+    tokens: u64,
+    armed: bool,
+}
+
+impl Charge {
+    fn owner(&self) -> &Owner {
+        &self.gateway.owners[self.key]
+    }
+
+    /// Gives the charge back; the buckets after, for the headers.
+    async fn refund(mut self) -> Option<embedguard::Decision> {
+        self.armed = false;
+        let owner = self.owner();
+        let refund = Operation::Refund {
+            tokens: self.tokens,
+        };
+        match self
+            .gateway
+            .store
+            .apply(&owner.org, &owner.budget, refund)
+            .await
+        {
+            Ok(decision) => Some(decision),
+            Err(reason) => {
+                tracing::warn!(org = %owner.org, "refund lost: {reason}");
+                None
+            }
+        }
+    }
+
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let gateway = Arc::clone(&self.gateway);
+        let (key, tokens) = (self.key, self.tokens);
+        tokio::spawn(async move {
+            let owner = &gateway.owners[key];
+            let refund = Operation::Refund { tokens };
+            if let Err(reason) = gateway.store.apply(&owner.org, &owner.budget, refund).await {
+                tracing::warn!(org = %owner.org, "refund lost: {reason}");
+            }
+        });
+    }
 }
 
 impl Gateway {
@@ -342,15 +521,113 @@ impl Gateway {
             .check_header(authorization)
             .map_err(|err| rejected(err, facts))?;
         facts.key = Some(key);
-        // 2. The body, read within the memory bounds, then checked.
-        let (body, _held) = self.read_body(headers, body, facts).await?;
+        let checked = match self.checked(headers, body, facts).await {
+            Ok(checked) => checked,
+            Err(failure) => {
+                // Every answer to a key with a budget carries its headers.
+                self.peek(key, facts).await;
+                return Err(failure);
+            }
+        };
+        let (checked, plan, _held) = checked;
+        // 4. The budget: only a valid request is charged.
+        let charge = self.admit(key, &checked, facts).await?;
+        let result = self.forward(checked, plan, facts).await;
+        if let Some(charge) = charge {
+            match &result {
+                Err(failure) if matches!(failure.status.as_u16(), 502 | 504) => {
+                    if let Some(decision) = charge.refund().await {
+                        facts.headers = decision.headers();
+                    }
+                }
+                _ => charge.keep(),
+            }
+        }
+        result
+    }
+
+    /// 2-3. The body, read within the memory bounds, checked, and planned.
+    async fn checked(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        body: Body,
+        facts: &mut Facts,
+    ) -> Result<(Checked<'static>, Plan, Option<OwnedSemaphorePermit>), Failure> {
+        let (body, held) = self.read_body(headers, body, facts).await?;
         let checked = self.check(body).await.map_err(|err| rejected(err, facts))?;
+        facts.model = Some(checked.model().to_owned());
         facts.inputs = checked.inputs().len();
         facts.tokens = checked.usage().total_tokens;
         facts.truncated = checked.truncated().len();
-        // 3. The calls.
         let plan = self.plan(&checked).map_err(|err| rejected(err, facts))?;
         facts.calls = plan.parts().len();
+        Ok((checked, plan, held))
+    }
+
+    /// The budget's headers without a charge, for an answer that is not charged.
+    async fn peek(&self, key: usize, facts: &mut Facts) {
+        let owner = &self.owners[key];
+        if owner.budget.is_unlimited() {
+            return;
+        }
+        // Settling nothing against nothing changes no bucket: a read.
+        let read = Operation::Settle {
+            estimated: 0,
+            actual: 0,
+        };
+        if let Ok(decision) = self.store.apply(&owner.org, &owner.budget, read).await {
+            facts.headers = decision.headers();
+        }
+    }
+
+    /// Takes the request's charge from its key's budget, or refuses it (429); `None`
+    /// when the key has no budget or Redis is down and the gateway fails open.
+    async fn admit(
+        self: &Arc<Self>,
+        key: usize,
+        checked: &Checked<'_>,
+        facts: &mut Facts,
+    ) -> Result<Option<Charge>, Failure> {
+        let owner = &self.owners[key];
+        if owner.budget.is_unlimited() {
+            return Ok(None);
+        }
+        let tokens = checked.usage().total_tokens as u64;
+        let admit = Operation::Admit { tokens };
+        match self.store.apply(&owner.org, &owner.budget, admit).await {
+            Ok(decision) => {
+                facts.headers = decision.headers();
+                if let Some(err) = decision.error(checked.model(), &owner.org) {
+                    return Err(rejected(err, facts));
+                }
+                Ok(Some(Charge {
+                    gateway: Arc::clone(self),
+                    key,
+                    tokens,
+                    armed: true,
+                }))
+            }
+            Err(reason) => match self.unavailable {
+                Unavailable::Closed => {
+                    facts.reason = Some(format!("budget store unavailable (closed): {reason}"));
+                    Err(Failure::overloaded())
+                }
+                Unavailable::Open => {
+                    tracing::warn!(org = %owner.org, tokens, "admitted without a budget (open): {reason}");
+                    facts.reason = Some("admitted without a budget (open)".into());
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// 5-6. The calls, then the answers merged.
+    async fn forward(
+        self: &Arc<Self>,
+        checked: Checked<'static>,
+        plan: Plan,
+        facts: &mut Facts,
+    ) -> Result<(String, Vec<usize>), Failure> {
         let native = checked.model_spec().native_dimensions();
         let dims = match plan.shorten_to() {
             Some(_) => native,
@@ -384,7 +661,7 @@ impl Gateway {
             }
         }
         facts.upstream_ms = upstream_started.elapsed().as_millis();
-        // 4. Merged off the connection threads: it is CPU work.
+        // Merged off the connection threads: it is CPU work.
         let truncated = checked.truncated().to_vec();
         let merged = tokio::task::spawn_blocking(move || {
             let parts: Vec<UpstreamPart<'_>> = starts
