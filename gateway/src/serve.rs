@@ -64,6 +64,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits)
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_head_bytes)
         .max_buf_size(limits.max_head_bytes.max(8192));
     loop {
         let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
