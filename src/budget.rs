@@ -213,6 +213,19 @@ impl Budget {
     ///
     /// Checks in order: the request alone larger than the tokens limit, then the tokens
     /// bucket, then the requests bucket (so tokens answers when both fail).
+    ///
+    /// ```
+    /// use embedguard::{Budget, Refusal};
+    /// let budget = Budget::new().with_requests_per_minute(2);
+    /// let mut buckets = budget.full(0); // a key not seen before
+    /// assert!(budget.admit(&mut buckets, 10, 0).is_admitted());
+    /// assert!(budget.admit(&mut buckets, 10, 0).is_admitted());
+    /// let refused = budget.admit(&mut buckets, 10, 0);
+    /// assert_eq!(refused.refusal(), Some(Refusal::Requests));
+    /// assert_eq!(refused.retry_after(), Some(std::time::Duration::from_secs(30)));
+    /// // Half a minute refills one request.
+    /// assert!(budget.admit(&mut buckets, 10, 30_000).is_admitted());
+    /// ```
     pub fn admit(&self, buckets: &mut Buckets, tokens: u64, now_ms: u64) -> Decision {
         self.refill(buckets, now_ms);
         let refusal = match (self.requests.map(Limit), self.tokens.map(Limit)) {
@@ -263,7 +276,9 @@ impl Budget {
     pub fn ms_until_idle(&self, buckets: &Buckets, now_ms: u64) -> u64 {
         let fill = |limit: Option<u64>, level| limit.map_or(0, |l| Limit(l).ms_until_full(level));
         let ahead = buckets.at_ms.saturating_sub(now_ms);
-        ahead + fill(self.requests, buckets.requests).max(fill(self.tokens, buckets.tokens))
+        ahead.saturating_add(
+            fill(self.requests, buckets.requests).max(fill(self.tokens, buckets.tokens)),
+        )
     }
 
     /// The decision a store reports: `buckets` is the state after the admission.
@@ -320,7 +335,7 @@ impl Decision {
 
     /// Whole requests the bucket holds after this request's charge.
     pub fn remaining_requests(&self) -> Option<u64> {
-        self.requests().map(|(l, level)| l.remaining(level))
+        self.requests_bucket().map(|(l, level)| l.remaining(level))
     }
 
     /// Whole tokens the bucket holds after this request's charge.
@@ -330,7 +345,7 @@ impl Decision {
 
     /// Time until the requests bucket is full again (millisecond precision, rounded up).
     pub fn reset_requests(&self) -> Option<Duration> {
-        self.requests()
+        self.requests_bucket()
             .map(|(l, level)| Duration::from_millis(l.ms_until_full(level)))
     }
 
@@ -348,7 +363,7 @@ impl Decision {
         let ms = match self.refusal? {
             Refusal::TooLarge => self.tokens_bucket().map_or(0, |(l, v)| l.ms_until_full(v)),
             Refusal::Tokens | Refusal::Requests => {
-                let r = self.requests().map_or(0, |(l, v)| l.ms_until(v, 1));
+                let r = self.requests_bucket().map_or(0, |(l, v)| l.ms_until(v, 1));
                 let t = self
                     .tokens_bucket()
                     .map_or(0, |(l, v)| l.ms_until(v, self.tokens));
@@ -367,7 +382,7 @@ impl Decision {
     /// `retry-after-ms`. Empty for an unlimited budget.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::with_capacity(8);
-        let (r, t) = (self.requests(), self.tokens_bucket());
+        let (r, t) = (self.requests_bucket(), self.tokens_bucket());
         if let Some((l, _)) = r {
             out.push(("x-ratelimit-limit-requests", l.0.to_string()));
         }
@@ -415,14 +430,14 @@ impl Decision {
                 rate_limited(Resource::Tokens, model, org, l, v, self.tokens)
             }
             Refusal::Requests => {
-                let (l, v) = self.requests()?;
+                let (l, v) = self.requests_bucket()?;
                 rate_limited(Resource::Requests, model, org, l, v, 1)
             }
         };
         Some(kind.into())
     }
 
-    fn requests(&self) -> Option<(Limit, i64)> {
+    fn requests_bucket(&self) -> Option<(Limit, i64)> {
         self.budget
             .requests
             .map(|l| (Limit(l), self.buckets.requests))

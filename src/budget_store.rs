@@ -13,9 +13,11 @@ use crate::budget::{Buckets, Budget, Decision, Refusal};
 /// `KEYS[1]` is the key's bucket hash (the gateway's choice, e.g.
 /// `embedguard:budget:{key id}` or `…:{key id}:{model}`); the arguments come from
 /// [`Operation::redis_args`]; the reply, an array of 4 integers, reads back with
-/// [`Operation::decision_from_redis`]. The hash expires once both buckets are full
-/// again (an absent hash is two full buckets), so idle keys cost nothing.
-/// `ARGV[2]` empty uses the Redis server's clock, one clock for every replica.
+/// [`Operation::decision_from_redis`]. An absent hash is two full buckets, so a step
+/// that leaves both full deletes the hash, and otherwise it expires one second after
+/// both are full again (late is harmless, early is not): idle keys cost nothing.
+/// `ARGV[2]` empty uses the Redis server's clock, one clock for every replica (the
+/// recommended use); a replica's own clock works too when the clocks agree.
 pub const REDIS_SCRIPT: &str = include_str!("ratelimit.lua");
 
 /// One step on a key's buckets, as a store runs it atomically.
@@ -119,8 +121,10 @@ impl Operation {
         }
     }
 
-    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock), the
-    /// two limits (0: not limited), tokens, and for a settlement the reported tokens.
+    /// `ARGV` for [`REDIS_SCRIPT`]: operation, now (`None`: the server's clock; the
+    /// script refuses times from 2^53 ms on, where its doubles stop counting single
+    /// milliseconds), the two limits (0: not limited), tokens, and for a settlement the
+    /// reported tokens.
     ///
     /// ```
     /// use embedguard::{Budget, Operation};
@@ -175,7 +179,8 @@ impl Operation {
 
 /// Budgets for one process: a map behind a mutex. Entries whose buckets are full again
 /// are dropped as the map grows (an absent entry is two full buckets), so memory follows
-/// the keys active in the last minute or two, not every key ever seen.
+/// the keys active in the last minute or two, not every key ever seen. (Keys are the
+/// gateway's own, checked before any budget, so clients cannot grow the map at will.)
 ///
 /// ```
 /// use embedguard::{Budget, BudgetStore, MemoryStore};

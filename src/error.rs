@@ -53,7 +53,7 @@ impl JsonKind {
 }
 
 /// Why the `input` member has an invalid shape (all answered with the same message).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InputShape {
     /// An empty string, at `index` (0 for a single string).
@@ -76,11 +76,18 @@ pub enum InputShape {
         /// Position of the offending item.
         index: usize,
     },
-    /// A number that is not a valid cl100k token id.
+    /// A number that is not a token id of the model's vocabulary (or of any model's,
+    /// when the parser finds it before the model is known).
     InvalidTokenId {
         /// Position of the input holding it.
         index: usize,
+        /// Its position in that input's array.
+        position: usize,
+        /// The number as written (cut to [`ECHO_LIMIT`]).
+        id: String,
     },
+    /// Token ids given to a model that does not accept token arrays (an estimate's, say).
+    TokenArraysRefused,
     /// More inputs than the policy allows.
     TooManyInputs {
         /// The limit.

@@ -97,9 +97,10 @@
 //! assert_eq!(encode_base64(&[1.0, -2.0]), "AACAPwAAAMA=");
 //! assert_eq!(decode_base64("AACAPwAAAMA=")?, [1.0, -2.0]);
 //!
-//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64"}"#;
+//! let body = br#"{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64","dimensions":2}"#;
 //! let checked = Policy::openai().check(body)?;
-//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":0,"total_tokens":0}}"#;
+//! // The upstream's usage is not relayed: the client's is the gateway's exact count.
+//! let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":999999999}}"#;
 //! let response = transcode_response(upstream, &ResponseTarget::from(&checked))?;
 //! assert_eq!(
 //!     response,
@@ -151,37 +152,56 @@
 //!
 //! Nothing in this crate panics on any input: request bodies, header values, texts.
 
+#![doc = include_str!("async_gateway.md")]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod auth;
+#[cfg(feature = "axum")]
+mod axum;
 mod budget;
 mod budget_store;
 mod duration;
 mod error;
+mod estimate;
+#[cfg(feature = "http")]
+mod http;
+mod input;
+mod json;
 mod plan;
 mod policy;
+mod profile;
 mod request;
 mod response;
 mod tokenizer;
+mod tokens;
+mod usage;
 mod vector;
 
-pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeySet, MalformedKey, mask_key};
+#[cfg(feature = "axum")]
+pub use crate::axum::{CheckedRequest, Guard, GuardRejection, OFFLOAD_BYTES};
+pub use auth::{KEY_MIN_SECRET_LEN, KEY_PREFIX, KeyError, KeyFormat, KeyId, KeySet, mask_key};
 pub use budget::{Buckets, Budget, Decision, LEVEL_SCALE, MAX_LIMIT, Refusal};
 pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
 pub use duration::format_duration;
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
+pub use estimate::Estimate;
+pub use input::{Input, InputForm};
 pub use plan::{Part, Plan, Upstream};
-pub use policy::{
-    Checked, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS,
-    Model, OverLimit, Policy,
+pub use policy::{Checked, OverLimit, Policy};
+pub use profile::{
+    DEFAULT_MAX_TOKEN_BYTES, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS,
+    MAX_REQUEST_TOKENS, Model, ModelLimits,
 };
-pub use request::{EncodingFormat, Input, InputForm};
+pub use request::EncodingFormat;
 pub use response::{
-    Embeddings, ResponseError, ResponseTarget, UpstreamPart, Usage, decode_response,
-    encode_response, encode_response_into, merge_responses, transcode_response,
+    Embeddings, ResponseError, ResponseTarget, UpstreamPart, UsageSource, decode_response,
+    encode_response, encode_response_into, merge_responses, merge_responses_into,
+    transcode_response,
 };
 pub use tokenizer::{Cl100k, cl100k};
+pub use tokens::{Tokenizer, Vocabulary};
+pub use usage::Usage;
 pub use vector::{
     VectorError, base64_len, decode_base64, decode_base64_into, encode_base64, encode_base64_into,
     encode_float_array, encode_float_array_into, shorten,

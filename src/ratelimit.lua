@@ -5,21 +5,26 @@
 --
 -- KEYS[1]  the key's bucket hash: fields r, t (levels), at (ms of the last refill)
 -- ARGV[1]  'admit' | 'refund' | 'settle'
--- ARGV[2]  now, in ms since the Unix epoch; '' for the server's clock (TIME)
+-- ARGV[2]  now, in ms since the Unix epoch (below 2^53); '' for the server's clock (TIME)
 -- ARGV[3]  requests per minute (0: not limited)
 -- ARGV[4]  tokens per minute (0: not limited)
 -- ARGV[5]  the request's tokens (admit, refund), or the estimated tokens (settle)
 -- ARGV[6]  the tokens the upstream reported (settle only)
 -- Returns {outcome, requests level, tokens level, at}: outcome 0 admitted (or done),
 -- 1 the request alone is larger than the tokens limit, 2 tokens, 3 requests.
--- An absent hash is two full buckets; the hash expires when both are full again.
+-- An absent hash is two full buckets: the hash is deleted when a step leaves both full,
+-- and otherwise expires a second (EXPIRY_SLACK_MS) after they are full again.
 
 local SCALE = 60000
 local MAX_LIMIT = 10000000000
+-- expiring late is harmless (a full bucket stays full), early is not: a margin for
+-- callers whose clock (ARGV[2]) runs behind the server's
+local EXPIRY_SLACK_MS = 1000
 
+-- a non-negative integer (NaN fails the floor test, infinity is refused by name)
 local function int_arg(i)
   local v = tonumber(ARGV[i])
-  if v == nil or v < 0 or v ~= math.floor(v) then
+  if v == nil or v < 0 or v == math.huge or v ~= math.floor(v) then
     return nil
   end
   return v
@@ -88,6 +93,10 @@ if ARGV[2] == '' then
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 else
   now = int_arg(2)
+  -- above 2^53 ms (year 287,000) a double no longer counts milliseconds
+  if now ~= nil and now >= 9007199254740992 then
+    now = nil
+  end
 end
 local rlim, tlim, n = int_arg(3), int_arg(4), int_arg(5)
 local actual = 0
@@ -169,6 +178,6 @@ if idle <= 0 then
 else
   redis.call('HSET', key, 'r', string.format('%d', r), 't', string.format('%d', t),
     'at', string.format('%d', at))
-  redis.call('PEXPIRE', key, string.format('%d', idle))
+  redis.call('PEXPIRE', key, string.format('%d', idle + EXPIRY_SLACK_MS))
 end
 return {outcome, r, t, at}

@@ -326,7 +326,7 @@ impl Server {
         let size = faults
             .dimensions
             .unwrap_or(checked.model_spec().native_dimensions());
-        let mut vectors: Vec<Vec<f32>> = checked
+        let vectors: Vec<Vec<f32>> = checked
             .inputs()
             .iter()
             .map(|input| match input {
@@ -334,21 +334,22 @@ impl Server {
                 Input::Tokens(ids) => embed(ids, size),
             })
             .collect();
-        if faults.drop_vector {
-            vectors.pop();
-        }
-        let mut target = ResponseTarget::from(&checked);
-        if faults.dimensions.is_some() {
-            target = target.with_dimensions(None);
-        }
+        let target = ResponseTarget::new(checked.model(), size, checked.token_counts())
+            .with_encoding_format(checked.encoding_format())
+            .with_dimensions(match faults.dimensions {
+                Some(_) => None,
+                None => checked.dimensions(),
+            });
         let format = checked.encoding_format();
         let first = vectors.first().map_or(0, Vec::len);
-        let mut answer = match encode_response(vectors, &target) {
-            Ok(answer) => answer,
-            // Only a dropped vector gets here: write the short answer by hand.
-            Err(_) => r#"{"object":"list","data":[],"model":"m","usage":{"prompt_tokens":0,"total_tokens":0}}"#.into(),
+        let Ok(mut answer) = encode_response(vectors, &target) else {
+            // Unit vectors, one per input: nothing to refuse.
+            return Err(RequestError::from(ErrorKind::BodyTooLarge {
+                len: 0,
+                limit: 0,
+            }));
         };
-        if faults.usage.is_some() || faults.nan {
+        if faults.usage.is_some() || faults.nan || faults.drop_vector {
             let mut value: serde_json::Value =
                 serde_json::from_str(&answer).unwrap_or(serde_json::Value::Null);
             if let Some((prompt, total)) = faults.usage {
@@ -363,6 +364,11 @@ impl Server {
                 let mut nan = vec![0.5f32; len];
                 nan[0] = f32::NAN;
                 value["data"][0]["embedding"] = serde_json::Value::from(encode_base64(&nan));
+            }
+            if faults.drop_vector
+                && let Some(data) = value["data"].as_array_mut()
+            {
+                data.pop();
             }
             answer = value.to_string();
         }

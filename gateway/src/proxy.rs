@@ -14,7 +14,7 @@ use axum::routing::post;
 use clap::Parser;
 use embedguard::{
     Budget, Checked, EncodingFormat, ErrorKind, KeySet, Operation, OverLimit, Plan, Policy,
-    RequestError, ResponseTarget, Upstream, UpstreamPart, merge_responses,
+    RequestError, ResponseTarget, Upstream, UpstreamPart, merge_responses_into,
 };
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -154,7 +154,6 @@ struct Gateway {
     policy: Policy,
     keys: KeySet,
     upstream: Upstream,
-    upstream_max_body: Option<usize>,
     /// `URL/embeddings`.
     endpoint: String,
     /// `Bearer KEY` for the upstream, if it has a key.
@@ -187,16 +186,19 @@ pub async fn run(args: Args) -> Result<(), String> {
     let mut owners = Vec::new();
     for (n, key) in args.keys.iter().enumerate() {
         // Never echo the key itself.
-        keys = keys.with_key(key).map_err(|err| err.to_string())?;
+        let org = format!("key-{}", n + 1);
+        keys = keys
+            .with_named_key(key, &org)
+            .map_err(|err| err.to_string())?;
         owners.push(Owner {
-            org: format!("key-{}", n + 1),
+            org,
             budget: default,
         });
     }
     if let Some(path) = &args.keys_file {
         for (key, owner) in read_keys_file(path, default)? {
             keys = keys
-                .with_key(&key)
+                .with_named_key(&key, &owner.org)
                 .map_err(|err| format!("{}: {err}", path.display()))?;
             owners.push(owner);
         }
@@ -235,8 +237,9 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
     let upstream = Upstream::openai()
         .with_encoding_format(Some(EncodingFormat::Base64))
-        .with_max_inputs(args.max_batch)
-        .with_max_tokens(args.max_tokens)
+        .with_max_inputs_per_call(args.max_batch)
+        .with_max_tokens_per_call(args.max_tokens)
+        .with_max_body_bytes_per_call(args.upstream_max_body_bytes.unwrap_or(usize::MAX))
         .with_dimensions(!args.upstream_without_dimensions);
     // reqwest speaks TLS with rustls; the gateway picks ring as rustls' crypto.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -263,7 +266,6 @@ pub async fn run(args: Args) -> Result<(), String> {
         policy,
         keys,
         upstream,
-        upstream_max_body: args.upstream_max_body_bytes,
         endpoint: format!("{url}/embeddings"),
         upstream_auth,
         client,
@@ -352,6 +354,10 @@ struct Facts {
     upstream_ms: u128,
     reason: Option<String>,
     outcome: Option<&'static str>,
+    /// Whether `tokens` is an exact count.
+    exact: bool,
+    /// The usage the client was answered, when it may differ from the estimate.
+    settled: Option<usize>,
     /// The budget's headers, for a key with a budget.
     headers: Vec<(&'static str, String)>,
 }
@@ -405,8 +411,8 @@ impl Drop for Record {
                 key: org,
                 model: facts.model.clone(),
                 inputs: facts.inputs,
-                tokens: facts.tokens,
-                exact: true,
+                tokens: facts.settled.unwrap_or(facts.tokens),
+                exact: facts.exact,
                 status,
                 outcome,
                 upstream_ms: facts.upstream_ms as u64,
@@ -484,6 +490,24 @@ impl Charge {
         }
     }
 
+    /// Settles an estimated charge against the upstream's usage.
+    async fn settle(mut self, actual: u64) {
+        self.armed = false;
+        let owner = self.owner();
+        let settle = Operation::Settle {
+            estimated: self.tokens,
+            actual,
+        };
+        if let Err(reason) = self
+            .gateway
+            .store
+            .apply(&owner.org, &owner.budget, settle)
+            .await
+        {
+            tracing::warn!(org = %owner.org, "settlement lost: {reason}");
+        }
+    }
+
     fn keep(mut self) {
         self.armed = false;
     }
@@ -519,7 +543,8 @@ impl Gateway {
         let key = self
             .keys
             .check_header(authorization)
-            .map_err(|err| rejected(err, facts))?;
+            .map_err(|err| rejected(err, facts))?
+            .index();
         facts.key = Some(key);
         let checked = match self.checked(headers, body, facts).await {
             Ok(checked) => checked,
@@ -540,6 +565,11 @@ impl Gateway {
                         facts.headers = decision.headers();
                     }
                 }
+                Ok(_) if !facts.exact => {
+                    // An estimate: settle the charge against the usage answered.
+                    let actual = facts.settled.unwrap_or(facts.tokens) as u64;
+                    charge.settle(actual).await;
+                }
                 _ => charge.keep(),
             }
         }
@@ -558,6 +588,7 @@ impl Gateway {
         facts.model = Some(checked.model().to_owned());
         facts.inputs = checked.inputs().len();
         facts.tokens = checked.usage().total_tokens;
+        facts.exact = checked.exact();
         facts.truncated = checked.truncated().len();
         let plan = self.plan(&checked).map_err(|err| rejected(err, facts))?;
         facts.calls = plan.parts().len();
@@ -663,17 +694,25 @@ impl Gateway {
         facts.upstream_ms = upstream_started.elapsed().as_millis();
         // Merged off the connection threads: it is CPU work.
         let truncated = checked.truncated().to_vec();
+        let target = ResponseTarget::from(&checked).into_owned();
+        drop(checked);
         let merged = tokio::task::spawn_blocking(move || {
             let parts: Vec<UpstreamPart<'_>> = starts
                 .iter()
                 .zip(&bodies)
-                .map(|(&start, body)| UpstreamPart { start, body })
+                .map(|(&start, body)| UpstreamPart::new(start, body))
                 .collect();
-            merge_responses(&parts, &ResponseTarget::from(&checked)).map_err(|err| err.to_string())
+            let mut out = String::new();
+            merge_responses_into(&parts, &target, &mut out)
+                .map(|usage| (out, usage))
+                .map_err(|err| err.to_string())
         })
         .await;
         match merged {
-            Ok(Ok(body)) => Ok((body, truncated)),
+            Ok(Ok((body, usage))) => {
+                facts.settled = Some(usage.total_tokens);
+                Ok((body, truncated))
+            }
             Ok(Err(reason)) => {
                 facts.reason = Some(format!("the upstream's answer is not usable: {reason}"));
                 Err(Failure::upstream())
@@ -774,26 +813,9 @@ impl Gateway {
         }
     }
 
-    /// The calls, each body within the upstream's own body limit when one is set.
+    /// The calls, each within the upstream's caps (inputs, tokens, body bytes).
     fn plan(&self, checked: &Checked<'_>) -> Result<Plan, RequestError> {
-        let mut upstream = self.upstream.clone();
-        loop {
-            let plan = upstream.plan(checked)?;
-            let Some(limit) = self.upstream_max_body else {
-                return Ok(plan);
-            };
-            let Some(over) = plan.parts().iter().find(|part| part.body().len() > limit) else {
-                return Ok(plan);
-            };
-            if over.len() <= 1 {
-                // One input alone is over the upstream's limit.
-                return Err(RequestError::from(ErrorKind::BodyTooLarge {
-                    len: over.body().len(),
-                    limit,
-                }));
-            }
-            upstream = upstream.with_max_inputs(over.len() / 2);
-        }
+        self.upstream.plan(checked)
     }
 
     /// One upstream call, waiting for a free slot first; on failure, the client's answer

@@ -206,5 +206,8 @@ fn binaries_answer_help_and_say_what_was_wrong() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("at least one --key (or a --keys-file) is required"), "{text}");
+    assert!(
+        text.contains("at least one --key (or a --keys-file) is required"),
+        "{text}"
+    );
 }

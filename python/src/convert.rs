@@ -140,7 +140,8 @@ pub fn floats(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
             })
             .collect()),
         _ => Err(PyTypeError::new_err(format!(
-            "a vector buffer holds float32 ('f') or float64 ('d') values, not format {format:?}"
+            "a vector buffer holds float32 ('f') or float64 ('d') values, not format {}",
+            quote(&format)
         ))),
     }
 }

@@ -660,8 +660,8 @@ impl Checked {
     #[getter]
     fn input_form(&self) -> &'static str {
         match self.request().input_form() {
-            embedguard::InputForm::String => "string",
-            embedguard::InputForm::Strings => "strings",
+            embedguard::InputForm::Text => "string",
+            embedguard::InputForm::Texts => "strings",
             embedguard::InputForm::TokenArray => "token_array",
             embedguard::InputForm::TokenArrays => "token_arrays",
         }

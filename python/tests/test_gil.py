@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import embedguard
+from conftest import skip_loudly
 
 enc = embedguard.cl100k()
 
@@ -79,8 +80,14 @@ def test_other_threads_run_during_a_long_call(name):
 
 
 def test_two_threads_count_in_parallel():
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: nothing to run in parallel on")
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        skip_loudly("one core: nothing to run in parallel on")
+    load = os.getloadavg()[0]
+    if load > cores + 1:
+        # Timings cannot show parallelism when other work takes the cores; the test
+        # above still shows the GIL released.
+        skip_loudly(f"the machine is overloaded (load {load:.1f} on {cores} cores): parallel timing would be noise")
     texts = [big_text(3.0, seed=s) for s in (1, 2)]
     # Two long-lived threads, their caches warmed on text like the measured one, so both
     # runs measure counting, not thread start-up or cold per-thread caches.
