@@ -74,12 +74,11 @@ fn unknown_path_wrong_method_and_malformed_http_are_envelopes() {
     let a = http(&gw.addr, big.as_bytes(), T).unwrap();
     assert_error(&a, 431, MALFORMED, "invalid_request_error", None);
     // A malformed request after a good one on the same connection.
-    let mut raw = post(SMALL);
-    raw.extend_from_slice(b"NOT HTTP\r\n\r\n");
     let mut stream = std::net::TcpStream::connect(&gw.addr).unwrap();
     stream.set_read_timeout(Some(T)).unwrap();
-    std::io::Write::write_all(&mut stream, &raw).unwrap();
+    std::io::Write::write_all(&mut stream, &post(SMALL)).unwrap();
     assert_eq!(read_answer(&mut stream).unwrap().status, 200);
+    std::io::Write::write_all(&mut stream, b"NOT HTTP\r\n\r\n").unwrap();
     let a = read_answer(&mut stream).unwrap();
     assert_error(&a, 400, MALFORMED, "invalid_request_error", None);
 }
