@@ -1,0 +1,284 @@
+//! Budgets per key (contract, "Rate limits"), in this process and shared through Redis.
+//! The Redis tests start `redis-server` on a loopback port of their own; without it they
+//! fail, saying how to install it.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const T: Duration = Duration::from_secs(20);
+
+fn body(tokens: usize) -> String {
+    // "a" repeated: one token each, separated by spaces.
+    let text = vec!["a"; tokens].join(" ");
+    format!(r#"{{"model":"text-embedding-3-small","input":"{text}"}}"#)
+}
+
+#[test]
+fn rpm_and_tpm_in_process_with_the_contracts_words_and_headers() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &["--rpm", "2", "--tpm", "1000"]);
+    let first = http(&gw.addr, &post(&body(10)), T).unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-ratelimit-limit-requests"), Some("2"));
+    assert_eq!(first.header("x-ratelimit-limit-tokens"), Some("1000"));
+    assert_eq!(first.header("x-ratelimit-remaining-requests"), Some("1"));
+    assert_eq!(first.header("x-ratelimit-remaining-tokens"), Some("990"));
+    assert!(first.header("x-ratelimit-reset-requests").is_some());
+    let second = http(&gw.addr, &post(&body(10)), T).unwrap();
+    assert_eq!(second.status, 200);
+    let third = http(&gw.addr, &post(&body(10)), T).unwrap();
+    assert_eq!(third.status, 429, "{third:?}");
+    let error = third.error();
+    let message = error["message"].as_str().unwrap();
+    // `Used` is the limit minus what the bucket holds, rounded down: refill since the
+    // second request makes it 1.
+    assert!(
+        message.starts_with(
+            "Rate limit reached for text-embedding-3-small in organization key-1 on requests per min (RPM): Limit 2, Used 1, Requested 1. Please try again in "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(". Visit https://platform.openai.com/account/rate-limits to learn more.")
+    );
+    assert_eq!(error["type"], "requests");
+    assert_eq!(error["code"], "rate_limit_exceeded");
+    assert!(third.header("retry-after").is_some() && third.header("retry-after-ms").is_some());
+    // A rejected request carries the headers too, and is not charged.
+    let bad = http(
+        &gw.addr,
+        &post(r#"{"model":"text-embedding-3-small","input":""}"#),
+        T,
+    )
+    .unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.header("x-ratelimit-limit-requests"), Some("2"));
+    // Too large for the tokens limit at all.
+    let too_large = gateway(&up, &["--tpm", "5"]);
+    let answer = http(&too_large.addr, &post(&body(6)), T).unwrap();
+    assert_eq!(answer.status, 429);
+    assert_eq!(
+        answer.error()["message"],
+        "Request too large for text-embedding-3-small in organization key-1 on tokens per min (TPM): Limit 5, Requested 6. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more."
+    );
+}
+
+#[test]
+fn upstream_failures_are_refunded_and_the_ledger_has_a_line_each() {
+    let up = upstream(&[]);
+    let dir = std::env::temp_dir().join(format!("embedguard-ledger-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("ledger.jsonl");
+    let keys = dir.join("keys.jsonl");
+    std::fs::write(
+        &keys,
+        format!("# test keys\n{{\"key\":\"{KEY}x\",\"org\":\"team-a\",\"tpm\":100}}\n"),
+    )
+    .unwrap();
+    let key = format!("{KEY}x");
+    let ledger_arg = ledger.to_str().unwrap().to_owned();
+    let keys_arg = keys.to_str().unwrap().to_owned();
+    let gw = start_quiet(
+        GATEWAY,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &up.url,
+            "--keys-file",
+            &keys_arg,
+            "--ledger",
+            &ledger_arg,
+        ],
+        &[],
+    );
+    faults(&up, r#"{"status":500}"#);
+    for _ in 0..5 {
+        let answer = http(&gw.addr, &post_with(&key, &body(60)), T).unwrap();
+        assert_eq!(answer.status, 502, "{answer:?}");
+        // Refunded: the bucket is full again.
+        assert_eq!(answer.header("x-ratelimit-remaining-tokens"), Some("100"));
+    }
+    faults(&up, "{}");
+    let answer = http(&gw.addr, &post_with(&key, &body(60)), T).unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("x-ratelimit-remaining-tokens"), Some("40"));
+    let answer = http(&gw.addr, &post_with(&key, &body(60)), T).unwrap();
+    assert_eq!(answer.status, 429);
+    // `Used` rounds down: a few milliseconds of refill make 60 into 59.
+    let message = answer.error()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("Rate limit reached for text-embedding-3-small in organization team-a on tokens per min (TPM): Limit 100, Used 59, Requested 60. Please try again in "),
+        "{message}"
+    );
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&ledger)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            == 7
+    }));
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(!text.contains(&key), "a key in the ledger");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[5]["key"], "team-a");
+    assert_eq!(lines[5]["outcome"], "ok");
+    assert_eq!(lines[5]["tokens"], 60);
+    assert_eq!(lines[5]["exact"], true);
+    assert_eq!(lines[5]["model"], "text-embedding-3-small");
+    assert_eq!(lines[0]["outcome"], "upstream_failed");
+    assert_eq!(lines[6]["outcome"], "rate_limited");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Redis server on a free loopback port, stopped when dropped.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: Option<u16>) -> Redis {
+        let port = port.unwrap_or_else(|| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run redis-server ({err}): these tests need a Redis server; install it with `apt-get install redis-server` (Debian/Ubuntu)"
+                )
+            });
+        let up = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "redis-server did not listen on port {port}");
+        Redis {
+            child: Some(child),
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn two_replicas_share_one_budget_through_redis() {
+    let redis = Redis::start(None);
+    let up = upstream(&[]);
+    let url = redis.url();
+    let tpm = 6000u64;
+    let args = ["--tpm", "6000", "--redis", url.as_str()];
+    let replicas = [gateway(&up, &args), gateway(&up, &args)];
+    let admitted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = replicas[i % 2].addr.clone();
+            let (admitted, refused) = (Arc::clone(&admitted), Arc::clone(&refused));
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    let answer = http(&addr, &post(&body(100)), T).unwrap();
+                    match answer.status {
+                        200 => admitted.fetch_add(100, Ordering::Relaxed),
+                        429 => refused.fetch_add(1, Ordering::Relaxed),
+                        other => panic!("unexpected {other}: {answer:?}"),
+                    };
+                }
+            })
+        })
+        .collect();
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    let elapsed = started.elapsed().as_millis() as u64;
+    let tokens = admitted.load(Ordering::Relaxed);
+    // The budget, plus what refilled over the test (at tpm per 60,000 ms).
+    let allowed = tpm + tpm * elapsed / 60_000 + 100;
+    assert!(
+        tokens <= allowed,
+        "{tokens} tokens admitted, at most {allowed} allowed"
+    );
+    assert!(tokens >= tpm, "only {tokens} admitted of a {tpm} budget");
+    assert!(refused.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn a_stopped_redis_closed_and_open_then_back() {
+    let mut redis = Redis::start(None);
+    let port = redis.port;
+    let up = upstream(&[]);
+    let url = redis.url();
+    let closed = gateway(
+        &up,
+        &["--tpm", "100000", "--redis", &url, "--redis-timeout", "0.3"],
+    );
+    let open = gateway(
+        &up,
+        &[
+            "--tpm",
+            "100000",
+            "--redis",
+            &url,
+            "--redis-unavailable",
+            "open",
+            "--redis-timeout",
+            "0.3",
+        ],
+    );
+    assert_eq!(http(&closed.addr, &post(SMALL), T).unwrap().status, 200);
+    redis.stop();
+    let started = Instant::now();
+    let answer = http(&closed.addr, &post(SMALL), T).unwrap();
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(
+        answer.error()["message"],
+        "The server is overloaded or not ready yet."
+    );
+    assert_eq!(http(&open.addr, &post(SMALL), T).unwrap().status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "hung on a stopped Redis"
+    );
+    let _redis = Redis::start(Some(port));
+    let back = wait_until(Duration::from_secs(10), || {
+        http(&closed.addr, &post(SMALL), T)
+            .map(|a| a.status)
+            .unwrap_or(0)
+            == 200
+    });
+    assert!(back, "the gateway did not reconnect to Redis");
+    let answer = http(&closed.addr, &post(SMALL), T).unwrap();
+    assert!(answer.header("x-ratelimit-remaining-tokens").is_some());
+}
