@@ -75,6 +75,7 @@ impl KeySet {
         };
         self.inner
             .check_header(header.as_deref())
+            .map(embedguard::KeyId::index)
             .map_err(|err| request_error(py, &err))
     }
 
