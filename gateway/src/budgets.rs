@@ -14,10 +14,21 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyLine {
-    key: String,
+    key: Option<String>,
+    /// The key's SHA-256 digest in hex, instead of the key (`KeySet::digest_line` makes it).
+    sha256: Option<String>,
     org: String,
     tpm: Option<u64>,
     rpm: Option<u64>,
+}
+
+/// How a keys file gives a key.
+#[derive(Debug, Clone)]
+pub enum KeyEntry {
+    /// The key itself.
+    Key(String),
+    /// Its SHA-256 digest.
+    Digest([u8; 32]),
 }
 
 /// A key as the gateway knows it, without the key itself.
@@ -30,10 +41,11 @@ pub struct Owner {
 }
 
 /// Reads a keys file: one JSON object a line, `{"key": "sk-gateway-…", "org": "team-a",
-/// "tpm": 100000, "rpm": 600}` (`tpm`, `rpm` optional: the command line's, if any);
+/// "tpm": 100000, "rpm": 600}` (`tpm`, `rpm` optional: the command line's, if any; instead
+/// of `key`, `sha256`: the key's digest in 64 hex digits);
 /// blank lines and lines starting with `#` are skipped. Keys of one org share its budget,
 /// so they must name the same one.
-pub fn read_keys_file(path: &Path, default: Budget) -> Result<Vec<(String, Owner)>, String> {
+pub fn read_keys_file(path: &Path, default: Budget) -> Result<Vec<(KeyEntry, Owner)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let mut keys = Vec::new();
@@ -72,8 +84,19 @@ pub fn read_keys_file(path: &Path, default: Budget) -> Result<Vec<(String, Owner
         if entry.org.is_empty() {
             return Err(format!("{} line {}: empty org", path.display(), number + 1));
         }
+        let key = match (entry.key, entry.sha256.as_deref().map(hex_digest)) {
+            (Some(key), None) => KeyEntry::Key(key),
+            (None, Some(Some(digest))) => KeyEntry::Digest(digest),
+            _ => {
+                return Err(format!(
+                    "{} line {}: give either \"key\" or \"sha256\" (64 hex digits)",
+                    path.display(),
+                    number + 1
+                ));
+            }
+        };
         keys.push((
-            entry.key,
+            key,
             Owner {
                 org: entry.org,
                 budget,
@@ -81,6 +104,19 @@ pub fn read_keys_file(path: &Path, default: Budget) -> Result<Vec<(String, Owner
         ));
     }
     Ok(keys)
+}
+
+/// 64 hex digits as 32 bytes.
+fn hex_digest(text: &str) -> Option<[u8; 32]> {
+    let text = text.strip_prefix("sha256:").unwrap_or(text);
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// What happens when Redis cannot answer.

@@ -44,7 +44,8 @@ What it is not: a language model. Similarity is shared tokens, not meaning (\"ca
 Faults, for testing a gateway: set at start with the --fault-* options, or at any time with \
 POST /faults and a JSON body (fields: latency_ms, status, message, retry_after_ms, endless, \
 dimensions, drop_vector, usage [prompt, total], nan, redirect, times: the next n requests \
-only); POST /faults {} clears them. GET /stats counts the embeddings requests and inputs it \
+only); POST /faults {} clears them. A request holding the JSON string \"fault:endless\" \
+(e.g. as its `user`) gets the endless body whatever the faults. GET /stats counts the embeddings requests and inputs it \
 has answered. It prints `listening on http://ADDR/v1` once it accepts connections.";
 
 /// The local upstream's command line.
@@ -221,7 +222,9 @@ async fn embeddings(
             return error_response(&err);
         }
     };
-    if faults.endless {
+    // A fault one request can ask for (e.g. as its `user`), so that tests mix it with
+    // normal requests.
+    if faults.endless || contains(&body, br#""fault:endless""#) {
         return endless();
     }
     // Embedding is CPU work: keep it off the threads that serve connections.
@@ -239,6 +242,12 @@ async fn embeddings(
             ),
         ),
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 fn error_response(err: &RequestError) -> Response {

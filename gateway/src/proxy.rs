@@ -23,7 +23,7 @@ use tower::{BoxError, ServiceBuilder};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::answers::{Failure, json};
-use crate::budgets::{Owner, RedisStore, Store, Unavailable, read_keys_file};
+use crate::budgets::{KeyEntry, Owner, RedisStore, Store, Unavailable, read_keys_file};
 use crate::ledger::{Entry, Ledger};
 use crate::serve::{ConnectionLimits, bind, fit_connections, serve};
 
@@ -122,7 +122,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub rpm: Option<u64>,
     /// Keys with their owners and budgets: one JSON object a line,
-    /// {"key":"sk-gateway-…","org":"team-a","tpm":100000,"rpm":600} (tpm, rpm optional).
+    /// {"key":"sk-gateway-…","org":"team-a","tpm":100000,"rpm":600} (tpm, rpm optional;
+    /// "sha256":"<64 hex digits>" instead of "key" keeps only the key's digest).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<std::path::PathBuf>,
     /// Share budgets with every replica through Redis (redis://HOST:PORT); without it,
@@ -197,9 +198,11 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
     if let Some(path) = &args.keys_file {
         for (key, owner) in read_keys_file(path, default)? {
-            keys = keys
-                .with_named_key(&key, &owner.org)
-                .map_err(|err| format!("{}: {err}", path.display()))?;
+            keys = match key {
+                KeyEntry::Key(key) => keys.with_named_key(&key, &owner.org),
+                KeyEntry::Digest(digest) => keys.with_digest(digest, &owner.org),
+            }
+            .map_err(|err| format!("{}: {err}", path.display()))?;
             owners.push(owner);
         }
     }

@@ -83,6 +83,19 @@ fn upstream_failures_are_refunded_and_the_ledger_has_a_line_each() {
     )
     .unwrap();
     let key = format!("{KEY}x");
+    // A second key given by its digest only.
+    let other = "sk-gateway-digestonly01";
+    let line = embedguard::KeySet::new()
+        .digest_line(other, "team-b")
+        .unwrap();
+    let hex = line
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let mut file = std::fs::read_to_string(&keys).unwrap();
+    file.push_str(&format!("{{\"sha256\":\"{hex}\",\"org\":\"team-b\"}}\n"));
+    std::fs::write(&keys, file).unwrap();
     let ledger_arg = ledger.to_str().unwrap().to_owned();
     let keys_arg = keys.to_str().unwrap().to_owned();
     let gw = start_quiet(
@@ -98,6 +111,13 @@ fn upstream_failures_are_refunded_and_the_ledger_has_a_line_each() {
             &ledger_arg,
         ],
         &[],
+    );
+    let answer = http(&gw.addr, &post_with(other, SMALL), T).unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.header("x-ratelimit-limit-tokens"),
+        None,
+        "team-b has no budget"
     );
     faults(&up, r#"{"status":500}"#);
     for _ in 0..5 {
@@ -131,13 +151,14 @@ fn upstream_failures_are_refunded_and_the_ledger_has_a_line_each() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines[5]["key"], "team-a");
-    assert_eq!(lines[5]["outcome"], "ok");
-    assert_eq!(lines[5]["tokens"], 60);
-    assert_eq!(lines[5]["exact"], true);
-    assert_eq!(lines[5]["model"], "text-embedding-3-small");
-    assert_eq!(lines[0]["outcome"], "upstream_failed");
-    assert_eq!(lines[6]["outcome"], "rate_limited");
+    assert_eq!(lines[6]["key"], "team-a");
+    assert_eq!(lines[6]["outcome"], "ok");
+    assert_eq!(lines[6]["tokens"], 60);
+    assert_eq!(lines[6]["exact"], true);
+    assert_eq!(lines[6]["model"], "text-embedding-3-small");
+    assert_eq!(lines[1]["outcome"], "upstream_failed");
+    assert_eq!(lines[7]["outcome"], "rate_limited");
+    assert_eq!(lines[0]["key"], "team-b");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

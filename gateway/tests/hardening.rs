@@ -426,3 +426,90 @@ fn calls_are_planned_within_the_upstreams_body_limit() {
     let value: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(value["data"].as_array().unwrap().len(), 2048);
 }
+
+#[test]
+fn under_all_the_abuse_at_once_real_requests_pass_and_memory_is_bounded() {
+    let up = upstream(&[]);
+    let gw = gateway(
+        &up,
+        &[
+            "--body-memory",
+            "128",
+            "--max-connections",
+            "4096",
+            "--header-timeout",
+            "5",
+            "--body-timeout",
+            "5",
+            "--deadline",
+            "10",
+        ],
+    );
+    let (before, _) = rss_kib(gw.child.id());
+    let idle: Vec<TcpStream> = (0..1100)
+        .filter_map(|_| TcpStream::connect(&gw.addr).ok())
+        .collect();
+    assert_eq!(idle.len(), 1100);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slowloris: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = gw.addr.clone();
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let Ok(mut stream) = TcpStream::connect(&addr) else {
+                    return;
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if stream.write_all(b"x").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            })
+        })
+        .collect();
+    let holders: Vec<_> = (0..16).map(|_| hold_body(&gw.addr)).collect();
+    let endless: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = gw.addr.clone();
+            std::thread::spawn(move || {
+                let body =
+                    r#"{"model":"text-embedding-3-small","input":"x","user":"fault:endless"}"#;
+                (0..5)
+                    .map(|_| http(&addr, &post(body), T).map_or(0, |a| a.status))
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    let mut worst = Duration::ZERO;
+    for _ in 0..10 {
+        let (status, took) = timed(&gw.addr, SMALL);
+        assert_eq!(status, 200);
+        worst = worst.max(took);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for handle in endless {
+        assert!(handle.join().unwrap().iter().all(|&s| s == 502));
+    }
+    for handle in holders {
+        let _ = handle.join();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    slowloris.into_iter().for_each(|h| drop(h.join()));
+    let (_, peak) = rss_kib(gw.child.id());
+    drop(idle);
+    println!(
+        "abuse: worst real request {worst:?}; gateway RSS {} MiB before, peak {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        worst < Duration::from_secs(3),
+        "a real request took {worst:?}"
+    );
+    // --body-memory (128 MiB) + 64 KiB a request and a head per connection + a constant.
+    assert!(
+        peak < before + 256 * 1024,
+        "peak RSS {peak} KiB from {before} KiB"
+    );
+}

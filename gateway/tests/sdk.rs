@@ -64,6 +64,8 @@ fn openai_python_sdk_through_the_gateway() {
         &envs,
     );
 
+    let limited = start(GATEWAY, &gateway_args(&["--tpm", "6000"]), &envs);
+
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/test_sdk.py");
     let status = Command::new(&python)
         .arg(&script)
@@ -73,6 +75,7 @@ fn openai_python_sdk_through_the_gateway() {
         .env("EMBEDGUARD_UPSTREAM_KEY", UPSTREAM_KEY)
         .env("EMBEDGUARD_UPSTREAM_MAX_BATCH", MAX_BATCH)
         .env("EMBEDGUARD_SECOND_GATEWAY_URL", &second.url)
+        .env("EMBEDGUARD_LIMITED_GATEWAY_URL", &limited.url)
         // The SDK would otherwise pick these up from the machine.
         .env_remove("OPENAI_BASE_URL")
         .env_remove("OPENAI_API_KEY")
