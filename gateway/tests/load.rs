@@ -9,6 +9,11 @@
 //! prints throughput, p50/p99 latency and the gateway's RSS before and after, and fails
 //! on any answer that is not a 200. `EMBEDGUARD_LOAD_SECONDS` and
 //! `EMBEDGUARD_LOAD_CLIENTS` change the duration and the number of clients.
+//!
+//! `budgets_over_two_replicas_through_redis` (also ignored): 50 clients × 40 requests of
+//! 100 tokens against two replicas, without budgets, with budgets that never fill (in process,
+//! Redis) and with 100,000 TPM shared through Redis; prints requests, admitted, refused and
+//! p50/p99 for each.
 
 mod common;
 
@@ -100,4 +105,97 @@ fn two_hundred_clients_for_twenty_seconds() {
         errors.len(),
         errors.first()
     );
+}
+
+/// Runs `clients` × `each` requests of `body`, alternating between `addrs`: the statuses
+/// and the latencies.
+fn fixed_load(
+    addrs: &[String],
+    clients: usize,
+    each: usize,
+    body: &str,
+) -> (Vec<u16>, Vec<Duration>, f64) {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|i| {
+            let addr = addrs[i % addrs.len()].clone();
+            let body = body.to_owned();
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(&addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(60)))
+                    .unwrap();
+                (0..each)
+                    .map(|_| {
+                        let sent = Instant::now();
+                        stream.write_all(&post(&body)).unwrap();
+                        let answer = read_answer(&mut stream).unwrap();
+                        (answer.status, sent.elapsed())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        for (status, latency) in worker.join().unwrap() {
+            statuses.push(status);
+            latencies.push(latency);
+        }
+    }
+    latencies.sort();
+    (statuses, latencies, started.elapsed().as_secs_f64())
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)].as_secs_f64() * 1e3
+}
+
+#[test]
+#[ignore = "a fixed load against two replicas and Redis; run it by name"]
+fn budgets_over_two_replicas_through_redis() {
+    let redis = Redis::start(None);
+    let url = redis.url();
+    let up = upstream(&[]);
+    let body = format!(
+        r#"{{"model":"text-embedding-3-small","input":"{}"}}"#,
+        vec!["a"; 100].join(" ")
+    );
+    let (clients, each) = (50, 40);
+    let mut rows = Vec::new();
+    for (name, extra) in [
+        ("no budgets", vec![]),
+        ("in process, never full", vec!["--tpm", "1000000000"]),
+        (
+            "Redis, never full",
+            vec!["--tpm", "1000000000", "--redis", url.as_str()],
+        ),
+        (
+            "Redis, 100,000 TPM",
+            vec!["--tpm", "100000", "--redis", url.as_str()],
+        ),
+    ] {
+        let replicas = [gateway(&up, &extra), gateway(&up, &extra)];
+        let addrs: Vec<String> = replicas.iter().map(|r| r.addr.clone()).collect();
+        let (statuses, latencies, seconds) = fixed_load(&addrs, clients, each, &body);
+        let admitted = statuses.iter().filter(|&&s| s == 200).count();
+        let refused = statuses.iter().filter(|&&s| s == 429).count();
+        assert_eq!(admitted + refused, statuses.len(), "{statuses:?}");
+        let row = format!(
+            "{name}: {} requests in {seconds:.2} s, {admitted} admitted ({} tokens), {refused} refused, p50 {:.2} ms, p99 {:.2} ms",
+            statuses.len(),
+            admitted * 100,
+            quantile(&latencies, 0.5),
+            quantile(&latencies, 0.99)
+        );
+        if name == "Redis, 100,000 TPM" {
+            // The budget plus its refill over the run, in whole requests of 100 tokens.
+            let allowed = (100_000.0 + 100_000.0 * seconds / 60.0) as usize / 100;
+            assert!(admitted <= allowed, "{row}: more than {allowed} admitted");
+            assert!(admitted >= 1000, "{row}: the budget was not used");
+        }
+        println!("{row}");
+        rows.push(row);
+    }
 }
