@@ -521,9 +521,13 @@ impl Drop for Charge {
         if !self.armed {
             return;
         }
+        // Outside a runtime (shutting down) there is nothing left to refund to.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let gateway = Arc::clone(&self.gateway);
         let (key, tokens) = (self.key, self.tokens);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let owner = &gateway.owners[key];
             let refund = Operation::Refund { tokens };
             if let Err(reason) = gateway.store.apply(&owner.org, &owner.budget, refund).await {
