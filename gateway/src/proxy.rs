@@ -126,6 +126,9 @@ pub struct Args {
     /// "sha256":"<64 hex digits>" instead of "key" keeps only the key's digest).
     #[arg(long, value_name = "FILE")]
     pub keys_file: Option<std::path::PathBuf>,
+    /// One budget per org and model (each model gets the whole budget) instead of per org.
+    #[arg(long)]
+    pub budget_per_model: bool,
     /// Share budgets with every replica through Redis (redis://HOST:PORT); without it,
     /// budgets live in this process.
     #[arg(long, value_name = "URL")]
@@ -170,6 +173,8 @@ struct Gateway {
     owners: Vec<Owner>,
     store: Store,
     unavailable: Unavailable,
+    /// One budget per key and model instead of per key.
+    per_model: bool,
     ledger: Option<Ledger>,
     deadline: Duration,
 }
@@ -282,6 +287,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         owners,
         store,
         unavailable: args.redis_unavailable,
+        per_model: args.budget_per_model,
         ledger,
         deadline: args.deadline,
     });
@@ -463,6 +469,8 @@ async fn embeddings(
 struct Charge {
     gateway: Arc<Gateway>,
     key: usize,
+    /// The bucket charged: the org, or the org and the model.
+    bucket: String,
     tokens: u64,
     armed: bool,
 }
@@ -482,7 +490,7 @@ impl Charge {
         match self
             .gateway
             .store
-            .apply(&owner.org, &owner.budget, refund)
+            .apply(&self.bucket, &owner.budget, refund)
             .await
         {
             Ok(decision) => Some(decision),
@@ -504,7 +512,7 @@ impl Charge {
         if let Err(reason) = self
             .gateway
             .store
-            .apply(&owner.org, &owner.budget, settle)
+            .apply(&self.bucket, &owner.budget, settle)
             .await
         {
             tracing::warn!(org = %owner.org, "settlement lost: {reason}");
@@ -526,11 +534,11 @@ impl Drop for Charge {
             return;
         };
         let gateway = Arc::clone(&self.gateway);
-        let (key, tokens) = (self.key, self.tokens);
+        let (key, tokens, bucket) = (self.key, self.tokens, std::mem::take(&mut self.bucket));
         runtime.spawn(async move {
             let owner = &gateway.owners[key];
             let refund = Operation::Refund { tokens };
-            if let Err(reason) = gateway.store.apply(&owner.org, &owner.budget, refund).await {
+            if let Err(reason) = gateway.store.apply(&bucket, &owner.budget, refund).await {
                 tracing::warn!(org = %owner.org, "refund lost: {reason}");
             }
         });
@@ -605,7 +613,8 @@ impl Gateway {
     /// The budget's headers without a charge, for an answer that is not charged.
     async fn peek(&self, key: usize, facts: &mut Facts) {
         let owner = &self.owners[key];
-        if owner.budget.is_unlimited() {
+        // Per model, a request refused before its model is known has no one bucket.
+        if owner.budget.is_unlimited() || self.per_model {
             return;
         }
         // Settling nothing against nothing changes no bucket: a read.
@@ -632,7 +641,12 @@ impl Gateway {
         }
         let tokens = checked.usage().total_tokens as u64;
         let admit = Operation::Admit { tokens };
-        match self.store.apply(&owner.org, &owner.budget, admit).await {
+        let bucket = if self.per_model {
+            format!("{}/{}", owner.org, checked.model_spec().name())
+        } else {
+            owner.org.clone()
+        };
+        match self.store.apply(&bucket, &owner.budget, admit).await {
             Ok(decision) => {
                 facts.headers = decision.headers();
                 if let Some(err) = decision.error(checked.model(), &owner.org) {
@@ -641,6 +655,7 @@ impl Gateway {
                 Ok(Some(Charge {
                     gateway: Arc::clone(self),
                     key,
+                    bucket,
                     tokens,
                     armed: true,
                 }))

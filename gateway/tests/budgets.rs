@@ -181,6 +181,15 @@ fn two_replicas_share_one_budget_through_redis() {
     let tpm = 6000u64;
     let args = ["--tpm", "6000", "--redis", url.as_str()];
     let replicas = [gateway(&up, &args), gateway(&up, &args)];
+    // Refunds through Redis: upstream 5xx answers leave the shared bucket full.
+    faults(&up, r#"{"status":503,"times":4}"#);
+    for replica in &replicas {
+        for _ in 0..2 {
+            let answer = http(&replica.addr, &post(&body(100)), T).unwrap();
+            assert_eq!(answer.status, 502, "{answer:?}");
+            assert_eq!(answer.header("x-ratelimit-remaining-tokens"), Some("6000"));
+        }
+    }
     let admitted = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -260,4 +269,22 @@ fn a_stopped_redis_closed_and_open_then_back() {
     assert!(back, "the gateway did not reconnect to Redis");
     let answer = http(&closed.addr, &post(SMALL), T).unwrap();
     assert!(answer.header("x-ratelimit-remaining-tokens").is_some());
+}
+
+#[test]
+fn a_budget_per_model_when_asked() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &["--rpm", "1", "--budget-per-model"]);
+    let ask = |model: &str| {
+        let body = format!(r#"{{"model":"{model}","input":"x"}}"#);
+        http(&gw.addr, &post(&body), T).unwrap().status
+    };
+    assert_eq!(ask("text-embedding-3-small"), 200);
+    assert_eq!(ask("text-embedding-3-small"), 429);
+    assert_eq!(ask("text-embedding-3-large"), 200);
+    assert_eq!(ask("text-embedding-3-large"), 429);
+    let shared = gateway(&up, &["--rpm", "1"]);
+    let body = r#"{"model":"text-embedding-3-large","input":"x"}"#;
+    assert_eq!(http(&shared.addr, &post(SMALL), T).unwrap().status, 200);
+    assert_eq!(http(&shared.addr, &post(body), T).unwrap().status, 429);
 }
