@@ -227,12 +227,13 @@ def plan(
 ) -> Plan: ...
 
 class ResponseTarget:
-    """What a response must follow: model, encoding, dimensions, token counts."""
+    """What a response must follow: model, token counts, native length, encoding, dimensions."""
 
     def __init__(
         self,
         model: str,
         token_counts: Sequence[int],
+        native_dimensions: int,
         *,
         encoding_format: EncodingFormat = "float",
         dimensions: Optional[int] = None,
@@ -241,6 +242,8 @@ class ResponseTarget:
     def model(self) -> str: ...
     @property
     def token_counts(self) -> list[int]: ...
+    @property
+    def native_dimensions(self) -> int: ...
     @property
     def encoding_format(self) -> EncodingFormat: ...
     @property

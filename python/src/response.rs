@@ -58,8 +58,8 @@ pub fn plan(
     dimensions: bool,
 ) -> PyResult<Plan> {
     let mut upstream = embedguard::Upstream::openai()
-        .with_max_inputs(max_inputs)
-        .with_max_tokens(max_tokens)
+        .with_max_inputs_per_call(max_inputs)
+        .with_max_tokens_per_call(max_tokens)
         .with_encoding_format(self::encoding_format(encoding_format)?)
         .with_dimensions(dimensions);
     if let Some(model) = model {
@@ -238,17 +238,21 @@ impl Part {
 }
 
 /// What the client asked for, which a response must follow: the model as the client named
-/// it, the encoding, the dimensions, and each input's token count. Functions that take a
-/// target also take a ``Checked`` request, which is its own target.
+/// it, the model's native vector length, the encoding, the dimensions, and each input's
+/// token count. Every vector must have the length the client gets (``dimensions``, or the
+/// native length; native-length vectors are shortened to ``dimensions``) and finite
+/// values. Functions that take a target also take a ``Checked`` request, which is its own
+/// target.
 ///
 /// >>> from embedguard import ResponseTarget, encode_response
-/// >>> target = ResponseTarget("text-embedding-3-small", [3, 4])
+/// >>> target = ResponseTarget("text-embedding-3-small", [3, 4], 2)
 /// >>> print(encode_response([[0.6, 0.8], [1.0, 0.0]], target))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]},{"object":"embedding","index":1,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}
 #[pyclass(module = "embedguard", frozen)]
 pub struct ResponseTarget {
     model: String,
     token_counts: Vec<usize>,
+    native_dimensions: usize,
     format: embedguard::EncodingFormat,
     dimensions: Option<usize>,
 }
@@ -256,10 +260,11 @@ pub struct ResponseTarget {
 #[pymethods]
 impl ResponseTarget {
     #[new]
-    #[pyo3(signature = (model, token_counts, *, encoding_format = "float", dimensions = None))]
+    #[pyo3(signature = (model, token_counts, native_dimensions, *, encoding_format = "float", dimensions = None))]
     fn new(
         model: String,
         token_counts: Vec<usize>,
+        native_dimensions: usize,
         encoding_format: &str,
         dimensions: Option<usize>,
     ) -> PyResult<Self> {
@@ -267,6 +272,7 @@ impl ResponseTarget {
         Ok(ResponseTarget {
             model,
             token_counts,
+            native_dimensions,
             format,
             dimensions,
         })
@@ -284,6 +290,12 @@ impl ResponseTarget {
         self.token_counts.clone()
     }
 
+    /// The model's native vector length.
+    #[getter]
+    fn native_dimensions(&self) -> usize {
+        self.native_dimensions
+    }
+
     /// ``"float"`` or ``"base64"``.
     #[getter]
     fn encoding_format(&self) -> &'static str {
@@ -298,9 +310,10 @@ impl ResponseTarget {
 
     fn __repr__(&self) -> String {
         format!(
-            "ResponseTarget({}, {:?}, encoding_format={}, dimensions={})",
+            "ResponseTarget({}, {:?}, {}, encoding_format={}, dimensions={})",
             quote(&self.model),
             self.token_counts,
+            self.native_dimensions,
             quote(self.format.as_str()),
             optional(self.dimensions)
         )
@@ -317,9 +330,11 @@ fn with_target<R>(
     }
     if let Ok(t) = target.cast::<ResponseTarget>() {
         let t = t.get();
-        return f(&embedguard::ResponseTarget::new(&t.model, &t.token_counts)
-            .with_format(t.format)
-            .with_dimensions(t.dimensions));
+        return f(
+            &embedguard::ResponseTarget::new(&t.model, t.native_dimensions, &t.token_counts)
+                .with_encoding_format(t.format)
+                .with_dimensions(t.dimensions),
+        );
     }
     Err(PyTypeError::new_err(format!(
         "a target is a Checked request or a ResponseTarget, not {}",
@@ -336,7 +351,7 @@ fn merge(
     let parts: Vec<embedguard::UpstreamPart<'_>> = starts
         .iter()
         .zip(bodies)
-        .map(|(&start, body)| embedguard::UpstreamPart { start, body })
+        .map(|(&start, body)| embedguard::UpstreamPart::new(start, body))
         .collect();
     let len = bodies.iter().map(|b| b.len()).sum();
     run(py, len, || embedguard::merge_responses(&parts, target)).map_err(|e| response_error(py, &e))
@@ -346,13 +361,14 @@ fn merge(
 /// inputs, into the one response the client expects. ``responses`` is an iterable of
 /// ``(start, body)``: the client's position of the part's first input, and the upstream's
 /// body. Vectors are transcoded bit-exactly to the client's format and shortened to its
-/// dimensions; usage is the parts' (or the exact counts where an upstream left it out).
+/// dimensions; every vector is checked (one per input, the expected length, finite);
+/// usage is the gateway's own count (for an estimate model, the upstreams' where given).
 /// Raises ``ResponseError`` for a body that does not answer what was asked.
 ///
 /// >>> from embedguard import ResponseTarget, merge_responses
 /// >>> first = b'{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AAAAQA=="},{"object":"embedding","index":0,"embedding":"AACAPw=="}],"model":"m"}'
 /// >>> second = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AABAQA=="}],"model":"m"}'
-/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", [2, 3, 4])))
+/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", [2, 3, 4], 1)))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]},{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":2,"embedding":[3.0]}],"model":"my-model","usage":{"prompt_tokens":9,"total_tokens":9}}
 #[pyfunction]
 pub fn merge_responses(

@@ -140,7 +140,7 @@ def answer(vectors, fmt="float", usage=None):
 def test_plan_parts_respect_the_caps_and_merge_back_in_order():
     rng = random.Random(4)
     texts = [" ".join("word" for _ in range(rng.randint(1, 30))) for _ in range(57)]
-    body = json.dumps({"model": MODEL, "input": texts, "user": "u", "encoding_format": "base64"}).encode()
+    body = json.dumps({"model": MODEL, "input": texts, "user": "u", "encoding_format": "base64", "dimensions": 2}).encode()
     checked = embedguard.Policy.openai().check(body)
     calls = embedguard.plan(checked, max_inputs=10, max_tokens=200, encoding_format="float")
     assert sum(len(p) for p in calls) == 57
@@ -182,23 +182,28 @@ def test_dimensions_unsupported_upstream_are_shortened_by_merge():
     calls = embedguard.plan(checked, dimensions=False, model="my-upstream-name")
     assert calls.shorten_to == 2
     assert json.loads(calls[0].body) == {"model": "my-upstream-name", "input": ["a"], "encoding_format": "float"}
-    merged = json.loads(calls.merge([answer([[3.0, 4.0, 12.0]])]))
+    # The upstream answers the model's native length; the merge shortens it.
+    merged = json.loads(calls.merge([answer([[3.0, 4.0, 12.0] + [0.0] * 1533])]))
     assert [f32(x) for x in merged["data"][0]["embedding"]] == [f32(0.6), f32(0.8)]
 
 
 def test_response_errors_word_for_word():
-    target = embedguard.ResponseTarget("m", [1, 1])
+    target = embedguard.ResponseTarget("m", [1, 1], 1)
     cases = [
         ([(0, answer([[1.0]]))], "upstream response 0 has no item with index 1"),
         ([(0, b"{")], "upstream response 0 is not a valid embeddings response: EOF while parsing an object at line 1 column 1"),
         ([], "no upstream responses to merge"),
         ([(1, answer([[1.0]]))], "upstream response 0 starts at input 1: responses must start at input 0 and go up, each answering at least one input, all below input 2"),
-        ([(0, answer([[1.0], [1.0, 2.0]]))], "the vector for input 1 has length 2, but the one for input 0 has length 1"),
+        ([(0, answer([[1.0], [1.0, 2.0]]))], "the vector for input 1 has length 2, expected 1"),
+        ([(0, answer([[1.0], [float("nan")]], fmt="base64"))], "the vector for input 1: value 0 is NaN, which has no JSON form"),
     ]
     for parts, message in cases:
         with pytest.raises(embedguard.ResponseError) as caught:
             embedguard.merge_responses(parts, target)
         assert str(caught.value) == message
+    # An exact model's usage is the gateway's count, never the upstream's.
+    merged = json.loads(embedguard.merge_responses([(0, answer([[1.0], [1.0]], usage=999999999))], target))
+    assert merged["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
     with pytest.raises(TypeError, match="not a .start, body. tuple"):
         embedguard.merge_responses([answer([[1.0]])], target)
     with pytest.raises(TypeError, match="a target is a Checked request or a ResponseTarget"):
@@ -206,16 +211,16 @@ def test_response_errors_word_for_word():
 
 
 def test_transcode_decode_and_encode_round_trip():
-    checked = embedguard.Policy.openai().check(json.dumps({"model": MODEL, "input": ["a", "b"], "encoding_format": "base64"}).encode())
+    checked = embedguard.Policy.openai().check(json.dumps({"model": MODEL, "input": ["a", "b"], "encoding_format": "base64", "dimensions": 2}).encode())
     vectors = [[0.1, 0.2], [f32(1e-7), -3.0]]
     out = embedguard.transcode_response(answer(vectors, usage=0), checked)
     read = embedguard.decode_response(out)
     assert [list(v) for v in read.vectors] == [[f32(x) for x in v] for v in vectors]
     assert read.usage == checked.usage and read.model == MODEL
     assert embedguard.encode_response(read.vectors, checked) == out
-    target = embedguard.ResponseTarget(MODEL, [1, 1], encoding_format="float", dimensions=1)
+    target = embedguard.ResponseTarget(MODEL, [1, 1], 2, encoding_format="float", dimensions=1)
     assert json.loads(embedguard.encode_response(vectors, target))["data"][1]["embedding"] == [1.0]
-    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], encoding_format='float', dimensions=1)"
+    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], 2, encoding_format='float', dimensions=1)"
 
 
 # ------------------------------------------------------------------------------- keys
