@@ -110,9 +110,9 @@ fn transcode(c: &mut Criterion) {
     }
     let vectors: Vec<Vec<f32>> = (0..64).map(|i| embedding(3072, 10 + i)).collect();
     let counts = vec![100; vectors.len()];
-    let float = ResponseTarget::new("m", &counts);
+    let float = ResponseTarget::new("m", 3072, &counts);
     let body = encode_response(&vectors, &float).unwrap();
-    let base64 = float.with_format(EncodingFormat::Base64);
+    let base64 = float.clone().with_encoding_format(EncodingFormat::Base64);
 
     let mut group = c.benchmark_group("transcode_float_to_base64");
     group.throughput(Throughput::Bytes(4 * 3072 * vectors.len() as u64));

@@ -170,8 +170,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--upstream" => upstream_url = Some(value()?),
             // Never echo the key itself.
             "--key" => keys = keys.with_key(&value()?).map_err(|err| err.to_string())?,
-            "--max-batch" => upstream = upstream.with_max_inputs(number(value()?)?),
-            "--max-tokens" => upstream = upstream.with_max_tokens(number(value()?)?),
+            "--max-batch" => upstream = upstream.with_max_inputs_per_call(number(value()?)?),
+            "--max-tokens" => upstream = upstream.with_max_tokens_per_call(number(value()?)?),
             "--upstream-without-dimensions" => upstream = upstream.with_dimensions(false),
             "--truncate" => policy = policy.with_over_limit(OverLimit::Truncate),
             "--concurrency" => concurrency = number(value()?)?,
@@ -263,7 +263,7 @@ impl Gateway {
         // 3. The calls.
         let plan = self.upstream.plan(&checked)?;
         eprintln!(
-            "key #{key}: {} inputs ({} cut), {} tokens, {} upstream calls",
+            "{key}: {} inputs ({} cut), {} tokens, {} upstream calls",
             checked.inputs().len(),
             checked.truncated().len(),
             checked.usage().total_tokens,
@@ -289,21 +289,16 @@ impl Gateway {
             bodies.push(answer?);
         }
         // 5. Merged and transcoded off the connection threads: it is CPU work. The
-        //    target is `ResponseTarget::from(&checked)`, rebuilt from owned parts.
+        //    owned target outlives the check (and the body it borrows).
         let truncated = checked.truncated().to_vec();
-        let model = checked.model().to_owned();
-        let counts = checked.token_counts().to_vec();
-        let (format, dimensions) = (checked.encoding_format(), checked.dimensions());
+        let target = ResponseTarget::from(&checked).into_owned();
         drop(checked);
         let merged = tokio::task::spawn_blocking(move || {
             let parts: Vec<UpstreamPart<'_>> = starts
                 .iter()
                 .zip(&bodies)
-                .map(|(&start, body)| UpstreamPart { start, body })
+                .map(|(&start, body)| UpstreamPart::new(start, body))
                 .collect();
-            let target = ResponseTarget::new(&model, &counts)
-                .with_format(format)
-                .with_dimensions(dimensions);
             merge_responses(&parts, &target).map_err(|err| err.to_string())
         })
         .await;

@@ -1,6 +1,9 @@
 //! The one error type every check returns, shaped like OpenAI's error envelope.
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::duration::format_duration;
 
 /// How many bytes of a client-supplied value an error message echoes.
 ///
@@ -12,6 +15,8 @@ const INVALID_JSON: &str = "We could not parse the JSON body of your request. (H
 const API_REFERENCE: &str =
     "Please check the API reference: https://platform.openai.com/docs/api-reference.";
 const MISSING_KEY: &str = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
+const RATE_LIMITS_URL: &str =
+    "Visit https://platform.openai.com/account/rate-limits to learn more.";
 
 /// The JSON type of a value, as named in `Invalid type` messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ impl JsonKind {
 }
 
 /// Why the `input` member has an invalid shape (all answered with the same message).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InputShape {
     /// An empty string, at `index` (0 for a single string).
@@ -71,11 +76,18 @@ pub enum InputShape {
         /// Position of the offending item.
         index: usize,
     },
-    /// A number that is not a valid cl100k token id.
+    /// A number that is not a token id of the model's vocabulary (or of any model's,
+    /// when the parser finds it before the model is known).
     InvalidTokenId {
         /// Position of the input holding it.
         index: usize,
+        /// Its position in that input's array.
+        position: usize,
+        /// The number as written (cut to [`ECHO_LIMIT`]).
+        id: String,
     },
+    /// Token ids given to a model that does not accept token arrays (an estimate's, say).
+    TokenArraysRefused,
     /// More inputs than the policy allows.
     TooManyInputs {
         /// The limit.
@@ -182,6 +194,34 @@ pub enum ErrorKind {
         /// The key masked for display, or `None` when it is not echoed at all.
         masked: Option<String>,
     },
+    /// A per-minute budget cannot hold the request now (429).
+    RateLimited {
+        /// Which budget answers (tokens when both fail).
+        resource: Resource,
+        /// The model as the client named it (cut).
+        model: String,
+        /// The name the gateway gave the key's owner (cut).
+        org: String,
+        /// The budget's limit per minute.
+        limit: u64,
+        /// The limit minus what the bucket holds, rounded down.
+        used: u64,
+        /// The charge: 1 request, or the request's tokens.
+        requested: u64,
+        /// How long until the bucket holds the charge (rounded up to the millisecond).
+        wait: Duration,
+    },
+    /// The request's tokens alone are more than the tokens-per-minute limit (429).
+    RequestTooLarge {
+        /// The model as the client named it (cut).
+        model: String,
+        /// The name the gateway gave the key's owner (cut).
+        org: String,
+        /// The tokens-per-minute limit.
+        limit: u64,
+        /// The request's tokens.
+        requested: u64,
+    },
 }
 
 /// A rejected request: the HTTP status and OpenAI's error envelope, word for word.
@@ -214,9 +254,10 @@ impl RequestError {
         &self.kind
     }
 
-    /// The HTTP status to answer with: 400, 401, 404 or 413.
+    /// The HTTP status to answer with: 400, 401, 404, 413 or 429.
     pub fn status(&self) -> u16 {
         match *self.kind {
+            ErrorKind::RateLimited { .. } | ErrorKind::RequestTooLarge { .. } => 429,
             ErrorKind::BodyTooLarge { .. } => 413,
             ErrorKind::ModelNotFound { .. } => 404,
             ErrorKind::MissingApiKey | ErrorKind::InvalidApiKey { .. } => 401,
@@ -269,6 +310,28 @@ impl RequestError {
                 format!("Incorrect API key provided: {masked}.")
             }
             InvalidApiKey { masked: None } => "Incorrect API key provided.".to_owned(),
+            RateLimited {
+                resource,
+                model,
+                org,
+                limit,
+                used,
+                requested,
+                wait,
+            } => format!(
+                "Rate limit reached for {model} in organization {org} on {}: Limit {limit}, Used {used}, Requested {requested}. Please try again in {}. {RATE_LIMITS_URL}",
+                resource.phrase(),
+                format_duration(*wait)
+            ),
+            RequestTooLarge {
+                model,
+                org,
+                limit,
+                requested,
+            } => format!(
+                "Request too large for {model} in organization {org} on {}: Limit {limit}, Requested {requested}. The input or output tokens must be reduced in order to run successfully. {RATE_LIMITS_URL}",
+                Resource::Tokens.phrase()
+            ),
         }
     }
 
@@ -276,6 +339,8 @@ impl RequestError {
     pub fn error_type(&self) -> &'static str {
         match *self.kind {
             ErrorKind::TooManyTokens { .. } => "max_tokens_per_request",
+            ErrorKind::RateLimited { resource, .. } => resource.error_type(),
+            ErrorKind::RequestTooLarge { .. } => Resource::Tokens.error_type(),
             _ => "invalid_request_error",
         }
     }
@@ -309,6 +374,7 @@ impl RequestError {
             ModelNotFound { .. } => Some("model_not_found"),
             TooManyTokens { .. } => Some("max_tokens_per_request"),
             InvalidApiKey { .. } => Some("invalid_api_key"),
+            RateLimited { .. } | RequestTooLarge { .. } => Some("rate_limit_exceeded"),
             _ => None,
         }
     }
@@ -353,5 +419,32 @@ pub(crate) fn echo(value: &str) -> String {
 impl fmt::Display for JsonKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.phrase())
+    }
+}
+
+/// The two per-minute budgets of a key: requests and tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// Requests per minute (RPM).
+    Requests,
+    /// Tokens per minute (TPM).
+    Tokens,
+}
+
+impl Resource {
+    /// How OpenAI's 429 messages name it: `requests per min (RPM)`, `tokens per min (TPM)`.
+    fn phrase(self) -> &'static str {
+        match self {
+            Resource::Requests => "requests per min (RPM)",
+            Resource::Tokens => "tokens per min (TPM)",
+        }
+    }
+
+    /// The error envelope's `type`: `requests` or `tokens`.
+    fn error_type(self) -> &'static str {
+        match self {
+            Resource::Requests => "requests",
+            Resource::Tokens => "tokens",
+        }
     }
 }

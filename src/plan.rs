@@ -3,29 +3,34 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use crate::error::{ErrorKind, RequestError};
+use crate::error::{ErrorKind, InputShape, RequestError};
 use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
 use crate::request::{EncodingFormat, Input, InputForm};
-use crate::response::Usage;
+use crate::usage::Usage;
 
 /// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
 ///
-/// The caps are the upstream's own, often lower than what the gateway accepts from its
-/// clients (e.g. 96 inputs, or 20,000 tokens, a call).
+/// Its caps are all per call, and are the upstream's own, often lower than what the
+/// gateway accepts from its clients (e.g. 96 inputs, or 20,000 tokens, a call). Every cap
+/// is literal: 0 means no call can carry anything (every plan fails), and `usize::MAX`
+/// means no cap.
 ///
 /// ```
 /// use embedguard::{EncodingFormat, Upstream};
 /// let upstream = Upstream::openai()
-///     .with_max_inputs(96)
-///     .with_max_tokens(20_000)
+///     .with_max_inputs_per_call(96)
+///     .with_max_tokens_per_call(20_000)
+///     .with_max_body_bytes_per_call(2 << 20)
 ///     .with_encoding_format(Some(EncodingFormat::Base64));
-/// assert_eq!(upstream.max_inputs(), 96);
-/// assert_eq!(upstream.max_tokens(), 20_000);
+/// assert_eq!(upstream.max_inputs_per_call(), 96);
+/// assert_eq!(upstream.max_tokens_per_call(), 20_000);
+/// assert_eq!(upstream.max_body_bytes_per_call(), 2 << 20);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     max_inputs: usize,
     max_tokens: usize,
+    max_body_bytes: usize,
     model: Option<String>,
     encoding_format: Option<EncodingFormat>,
     dimensions: bool,
@@ -38,28 +43,38 @@ impl Default for Upstream {
 }
 
 impl Upstream {
-    /// OpenAI's own caps (2048 inputs, 300,000 tokens a call); the model sent under the
-    /// policy's name for it; vectors asked for in the client's format; `dimensions`
-    /// passed through.
+    /// OpenAI's own caps (2048 inputs, 300,000 tokens a call; no cap on the body, as
+    /// OpenAI publishes none); the model sent under the policy's name for it; vectors
+    /// asked for in the client's format; `dimensions` passed through.
     pub const fn openai() -> Upstream {
         Upstream {
             max_inputs: MAX_INPUTS,
             max_tokens: MAX_REQUEST_TOKENS,
+            max_body_bytes: usize::MAX,
             model: None,
             encoding_format: None,
             dimensions: true,
         }
     }
 
-    /// Sets the most inputs one call may carry; 0 counts as 1.
-    pub const fn with_max_inputs(mut self, n: usize) -> Upstream {
-        self.max_inputs = if n == 0 { 1 } else { n };
+    /// Sets the most inputs one call may carry.
+    pub const fn with_max_inputs_per_call(mut self, n: usize) -> Upstream {
+        self.max_inputs = n;
         self
     }
 
     /// Sets the most tokens one call may carry, summed over its inputs.
-    pub const fn with_max_tokens(mut self, n: usize) -> Upstream {
+    pub const fn with_max_tokens_per_call(mut self, n: usize) -> Upstream {
         self.max_tokens = n;
+        self
+    }
+
+    /// Sets the largest request body one call may have, in bytes: the upstream's own
+    /// body limit. A call's body can be longer than the client's (the gateway may add
+    /// `encoding_format`, or a longer model name), so a client body at the gateway's
+    /// own limit is split rather than refused by the upstream.
+    pub const fn with_max_body_bytes_per_call(mut self, n: usize) -> Upstream {
+        self.max_body_bytes = n;
         self
     }
 
@@ -87,13 +102,18 @@ impl Upstream {
     }
 
     /// The most inputs one call may carry.
-    pub const fn max_inputs(&self) -> usize {
+    pub const fn max_inputs_per_call(&self) -> usize {
         self.max_inputs
     }
 
     /// The most tokens one call may carry.
-    pub const fn max_tokens(&self) -> usize {
+    pub const fn max_tokens_per_call(&self) -> usize {
         self.max_tokens
+    }
+
+    /// The largest body one call may have, in bytes.
+    pub const fn max_body_bytes_per_call(&self) -> usize {
+        self.max_body_bytes
     }
 
     /// The model name sent upstream, when set with [`Upstream::with_model`].
@@ -120,15 +140,18 @@ impl Upstream {
     ///
     /// # Errors
     ///
-    /// An input with more tokens than one call may carry cannot be sent without
-    /// cutting it: that is the contract's "maximum context length" 400, with the cap
-    /// as the limit.
+    /// An input that no call can carry without cutting it, the first in order:
+    /// - more tokens than a call may carry: the contract's "maximum context length"
+    ///   400 (rule 17), with the cap as the limit;
+    /// - a call body holding it alone longer than the body cap: the 413 (rule 1), with
+    ///   that body's length and the cap;
+    /// - a cap of 0 inputs a call: more inputs than allowed, the 400 of rule 13.
     ///
     /// ```
     /// use embedguard::{Policy, Upstream};
     /// let body = br#"{"model":"text-embedding-3-small","input":["a","b c","d"],"user":"u1"}"#;
     /// let checked = Policy::openai().check(body)?;
-    /// let plan = Upstream::openai().with_max_inputs(2).plan(&checked)?;
+    /// let plan = Upstream::openai().with_max_inputs_per_call(2).plan(&checked)?;
     /// let parts = plan.parts();
     /// assert_eq!(parts.len(), 2);
     /// assert_eq!((parts[1].start(), parts[1].len()), (2, 1));
@@ -137,30 +160,23 @@ impl Upstream {
     ///     parts[1].body(),
     ///     r#"{"model":"text-embedding-3-small","input":["d"],"encoding_format":"float","user":"u1"}"#
     /// );
+    ///
+    /// // At most 92 bytes a call: the whole request is 96, so two calls.
+    /// let plan = Upstream::openai().with_max_body_bytes_per_call(92).plan(&checked)?;
+    /// let lens: Vec<usize> = plan.parts().iter().map(|p| p.body().len()).collect();
+    /// assert_eq!(lens, [92, 86]);
+    /// // No call can carry the first input alone: the upstream would refuse it.
+    /// let err = Upstream::openai().with_max_body_bytes_per_call(85).plan(&checked).unwrap_err();
+    /// assert_eq!(err.status(), 413);
+    /// assert_eq!(err.message(), "Request body too large: 86 bytes exceeds the limit of 85 bytes.");
     /// # Ok::<(), embedguard::RequestError>(())
     /// ```
     pub fn plan(&self, checked: &Checked<'_>) -> Result<Plan, RequestError> {
+        Ok(self.plan_kind(checked)?)
+    }
+
+    fn plan_kind(&self, checked: &Checked<'_>) -> Result<Plan, ErrorKind> {
         let counts = checked.token_counts();
-        let mut ranges = Vec::new();
-        let (mut start, mut tokens) = (0, 0usize);
-        for (index, &count) in counts.iter().enumerate() {
-            if count > self.max_tokens {
-                return Err(ErrorKind::InputTooLong {
-                    index,
-                    tokens_at_least: count,
-                    limit: self.max_tokens,
-                }
-                .into());
-            }
-            if index - start == self.max_inputs || tokens.saturating_add(count) > self.max_tokens {
-                ranges.push(start..index);
-                (start, tokens) = (index, 0);
-            }
-            tokens += count;
-        }
-        if start < counts.len() {
-            ranges.push(start..counts.len());
-        }
         let encoding_format = self.encoding_format.unwrap_or(checked.encoding_format());
         let send_dimensions = checked.dimensions().filter(|_| self.dimensions);
         let shorten_to = checked.dimensions().filter(|_| !self.dimensions);
@@ -170,12 +186,51 @@ impl Upstream {
             dimensions: send_dimensions,
             checked,
         };
+        if self.max_inputs == 0 {
+            return Err(ErrorKind::InvalidInput(InputShape::TooManyInputs {
+                limit: 0,
+            }));
+        }
+        let overhead = head.overhead();
+        let mut ranges = Vec::new();
+        // The current call: its first input, its tokens, its body's length so far.
+        let (mut start, mut tokens, mut bytes) = (0, 0usize, overhead);
+        for (index, (&count, input)) in counts.iter().zip(checked.inputs()).enumerate() {
+            if count > self.max_tokens {
+                return Err(ErrorKind::InputTooLong {
+                    index,
+                    tokens_at_least: count,
+                    limit: self.max_tokens,
+                });
+            }
+            let len = json_input_len(input);
+            let alone = overhead.saturating_add(len);
+            if alone > self.max_body_bytes {
+                return Err(ErrorKind::BodyTooLarge {
+                    len: alone,
+                    limit: self.max_body_bytes,
+                });
+            }
+            let full = index - start == self.max_inputs
+                || tokens.saturating_add(count) > self.max_tokens
+                || bytes.saturating_add(len + 1) > self.max_body_bytes;
+            if index > start && full {
+                ranges.push(start..index);
+                (start, tokens, bytes) = (index, 0, overhead);
+            }
+            tokens += count;
+            // One comma before every input but the first of a call.
+            bytes = bytes.saturating_add(len + usize::from(index > start));
+        }
+        if start < counts.len() {
+            ranges.push(start..counts.len());
+        }
         let parts = ranges
             .into_iter()
             .map(|range| Part {
                 start: range.start,
                 token_counts: counts[range.clone()].to_vec(),
-                body: head.body(range),
+                body: head.body(range, overhead),
             })
             .collect();
         Ok(Plan {
@@ -199,7 +254,7 @@ impl Upstream {
 /// let body = br#"{"model":"text-embedding-3-small","input":["a","b","c"],"dimensions":2}"#;
 /// let checked = Policy::openai().check(body)?;
 /// let upstream = Upstream::openai()
-///     .with_max_inputs(2)
+///     .with_max_inputs_per_call(2)
 ///     .with_encoding_format(Some(EncodingFormat::Base64));
 /// let plan = upstream.plan(&checked)?;
 ///
@@ -213,7 +268,7 @@ impl Upstream {
 ///     .parts()
 ///     .iter()
 ///     .zip(answers)
-///     .map(|(part, answer)| UpstreamPart { start: part.start(), body: answer.as_bytes() })
+///     .map(|(part, answer)| UpstreamPart::new(part.start(), answer.as_bytes()))
 ///     .collect();
 /// let merged = merge_responses(&parts, &ResponseTarget::from(&checked)).expect("valid upstream answers");
 /// assert_eq!(
@@ -318,28 +373,51 @@ struct BodyHead<'c, 'a> {
 }
 
 impl BodyHead<'_, '_> {
-    fn body(&self, range: Range<usize>) -> String {
+    /// Whether `input` is written as an array of inputs (the client's array forms).
+    fn array(&self) -> bool {
+        match self.checked.input_form() {
+            // One input: the client's form is the upstream's.
+            InputForm::Text | InputForm::TokenArray => false,
+            InputForm::Texts | InputForm::TokenArrays => true,
+        }
+    }
+
+    /// The length of a body with no inputs: every part's body is this, plus its inputs
+    /// and a comma between each two.
+    fn overhead(&self) -> usize {
+        let mut out = String::new();
+        self.write(&mut out, &[]);
+        out.len()
+    }
+
+    /// The body of the inputs in `range`; `overhead` is [`BodyHead::overhead`].
+    fn body(&self, range: Range<usize>, overhead: usize) -> String {
+        let inputs = &self.checked.inputs()[range];
+        let len = overhead
+            + inputs.iter().map(json_input_len).sum::<usize>()
+            + inputs.len().saturating_sub(1);
+        let mut out = String::with_capacity(len);
+        self.write(&mut out, inputs);
+        debug_assert_eq!(out.len(), len, "planned lengths are exact");
+        out
+    }
+
+    fn write(&self, out: &mut String, inputs: &[Input<'_>]) {
         let checked = self.checked;
-        let inputs = &checked.inputs()[range];
-        let mut out = String::with_capacity(128 + inputs.iter().map(input_len_hint).sum::<usize>());
         out.push_str("{\"model\":");
-        push_json_string(&mut out, self.model);
+        push_json_string(out, self.model);
         out.push_str(",\"input\":");
-        match checked.input_form() {
-            InputForm::String | InputForm::TokenArray => {
-                // One input: the client's form is the upstream's.
-                inputs.iter().for_each(|input| push_input(&mut out, input));
+        if self.array() {
+            out.push('[');
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
             }
-            InputForm::Strings | InputForm::TokenArrays => {
-                out.push('[');
-                for (i, input) in inputs.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_input(&mut out, input);
-                }
-                out.push(']');
-            }
+            push_input(out, input);
+        }
+        if self.array() {
+            out.push(']');
         }
         out.push_str(",\"encoding_format\":\"");
         out.push_str(self.encoding_format.as_str());
@@ -349,25 +427,36 @@ impl BodyHead<'_, '_> {
         }
         if let Some(user) = checked.user() {
             out.push_str(",\"user\":");
-            push_json_string(&mut out, user);
+            push_json_string(out, user);
         }
         for (name, value) in checked.extra_members() {
             out.push(',');
-            push_json_string(&mut out, name);
+            push_json_string(out, name);
             out.push(':');
             out.push_str(value);
         }
         out.push('}');
-        out
     }
 }
 
-/// About how many bytes an input takes in a body.
-fn input_len_hint(input: &Input<'_>) -> usize {
+/// The exact number of bytes [`push_input`] writes for an input.
+fn json_input_len(input: &Input<'_>) -> usize {
     match input {
-        Input::Text(text) => text.len() + 3,
-        Input::Tokens(ids) => ids.len() * 7 + 3,
+        Input::Text(text) => json_string_len(text),
+        Input::Tokens(ids) => {
+            let digits: usize = ids.iter().map(|&id| decimal_len(id)).sum();
+            digits + ids.len().saturating_sub(1) + 2
+        }
     }
+}
+
+fn decimal_len(mut n: u32) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
 }
 
 fn push_input(out: &mut String, input: &Input<'_>) {
@@ -384,6 +473,18 @@ fn push_input(out: &mut String, input: &Input<'_>) {
             out.push(']');
         }
     }
+}
+
+/// The exact number of bytes [`push_json_string`] writes for `text`.
+fn json_string_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 /// Writes `text` as a JSON string: `"` and `\` escaped, control characters as
@@ -423,6 +524,30 @@ mod tests {
         let mut out = String::new();
         push_json_string(&mut out, text);
         out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_planned_lengths_are_the_written_lengths(
+            text in "(\\PC|[\u{0}-\u{1f}\"\\\\\u{7f}])*",
+            ids in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..20),
+        ) {
+            let mut out = String::new();
+            push_json_string(&mut out, &text);
+            proptest::prop_assert_eq!(out.len(), json_string_len(&text));
+            for input in [Input::Text(text.into()), Input::Tokens(ids)] {
+                let mut out = String::new();
+                push_input(&mut out, &input);
+                proptest::prop_assert_eq!(out.len(), json_input_len(&input));
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_lengths() {
+        for n in [0, 9, 10, 99, 100, 100_255, 999_999, 1_000_000, u32::MAX] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+        }
     }
 
     #[test]

@@ -1,179 +1,18 @@
-//! Models, limits, and the request check that applies the contract's rules in order.
+//! The policy: which models a gateway serves and the request check that applies the
+//! contract's rules in order, each count in the tokens of the model the request names.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use crate::error::{ErrorKind, JsonKind, RequestError, echo};
-use crate::request::{self, EncodingFormat, Input, InputForm, InputValue, ParseLimits, Value};
-use crate::response::Usage;
-use crate::tokenizer::cl100k;
-
-/// Default inputs per request: OpenAI's cap on the array form of `input`.
-pub const MAX_INPUTS: usize = 2048;
-/// Default tokens per input: the embedding models' context length.
-pub const MAX_INPUT_TOKENS: usize = 8192;
-/// Default tokens per request, summed over inputs: OpenAI's per-request cap.
-pub const MAX_REQUEST_TOKENS: usize = 300_000;
-/// Default body size *(ours)*: comfortably above the largest valid request
-/// (2048 inputs of token ids), far below what would hurt a gateway.
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// Default JSON nesting depth, anywhere in the body (serde_json's default too).
-pub const MAX_DEPTH: usize = 128;
-
-/// A cl100k token is never longer than this many bytes, so a text longer than
-/// `limit * MAX_TOKEN_BYTES` is over `limit` tokens without counting it.
-const MAX_TOKEN_BYTES: usize = 128;
-
-/// The limits a [`Policy`] enforces. Every one is configurable.
-///
-/// ```
-/// use embedguard::Limits;
-/// let limits = Limits::openai().with_max_inputs(96).with_max_request_tokens(20_000);
-/// assert_eq!(limits.max_inputs(), 96);
-/// assert_eq!(limits.max_input_tokens(), 8192);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    max_inputs: usize,
-    max_input_tokens: usize,
-    max_request_tokens: usize,
-    max_body_bytes: usize,
-    max_depth: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::openai()
-    }
-}
-
-impl Limits {
-    /// OpenAI's limits: 2048 inputs, 8192 tokens per input, 300,000 per request,
-    /// and ours for the body (64 MiB) and JSON nesting (128).
-    pub const fn openai() -> Limits {
-        Limits {
-            max_inputs: MAX_INPUTS,
-            max_input_tokens: MAX_INPUT_TOKENS,
-            max_request_tokens: MAX_REQUEST_TOKENS,
-            max_body_bytes: MAX_BODY_BYTES,
-            max_depth: MAX_DEPTH,
-        }
-    }
-
-    /// Sets the most inputs a request may have (array forms).
-    pub const fn with_max_inputs(mut self, n: usize) -> Limits {
-        self.max_inputs = n;
-        self
-    }
-
-    /// Sets the most tokens one input may have.
-    pub const fn with_max_input_tokens(mut self, n: usize) -> Limits {
-        self.max_input_tokens = n;
-        self
-    }
-
-    /// Sets the most tokens a request may have, summed over its inputs.
-    pub const fn with_max_request_tokens(mut self, n: usize) -> Limits {
-        self.max_request_tokens = n;
-        self
-    }
-
-    /// Sets the largest body, in bytes.
-    pub const fn with_max_body_bytes(mut self, n: usize) -> Limits {
-        self.max_body_bytes = n;
-        self
-    }
-
-    /// Sets the deepest JSON nesting allowed anywhere in the body (the top object is 1).
-    pub const fn with_max_depth(mut self, n: usize) -> Limits {
-        self.max_depth = n;
-        self
-    }
-
-    /// The most inputs a request may have.
-    pub const fn max_inputs(&self) -> usize {
-        self.max_inputs
-    }
-
-    /// The most tokens one input may have.
-    pub const fn max_input_tokens(&self) -> usize {
-        self.max_input_tokens
-    }
-
-    /// The most tokens a request may have.
-    pub const fn max_request_tokens(&self) -> usize {
-        self.max_request_tokens
-    }
-
-    /// The largest body, in bytes.
-    pub const fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes
-    }
-
-    /// The deepest JSON nesting allowed.
-    pub const fn max_depth(&self) -> usize {
-        self.max_depth
-    }
-}
-
-/// An embedding model a policy accepts. All models use cl100k_base.
-///
-/// ```
-/// use embedguard::Model;
-/// let model = Model::new("my-embedder", 1024).with_dimensions(true).with_alias("embedder");
-/// assert!(model.answers_to("embedder"));
-/// assert_eq!(model.native_dimensions(), 1024);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Model {
-    name: String,
-    aliases: Vec<String>,
-    native_dimensions: usize,
-    dimensions_allowed: bool,
-}
-
-impl Model {
-    /// A model with this name and native vector size, without `dimensions` support.
-    pub fn new(name: impl Into<String>, native_dimensions: usize) -> Model {
-        Model {
-            name: name.into(),
-            aliases: Vec::new(),
-            native_dimensions,
-            dimensions_allowed: false,
-        }
-    }
-
-    /// Says whether requests may ask for shorter vectors with `dimensions`.
-    pub fn with_dimensions(mut self, allowed: bool) -> Model {
-        self.dimensions_allowed = allowed;
-        self
-    }
-
-    /// Adds another name clients may use for this model.
-    pub fn with_alias(mut self, alias: impl Into<String>) -> Model {
-        self.aliases.push(alias.into());
-        self
-    }
-
-    /// The model's own name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The size of the vectors it returns when `dimensions` is absent.
-    pub fn native_dimensions(&self) -> usize {
-        self.native_dimensions
-    }
-
-    /// Whether `dimensions` is accepted.
-    pub fn dimensions_allowed(&self) -> bool {
-        self.dimensions_allowed
-    }
-
-    /// Whether `name` is this model's name or one of its aliases.
-    pub fn answers_to(&self, name: &str) -> bool {
-        self.name == name || self.aliases.iter().any(|a| a == name)
-    }
-}
+use crate::error::{ErrorKind, InputShape, JsonKind, RequestError, echo};
+use crate::input::{Input, InputForm, InputLimits, InputValue, invalid_id};
+use crate::json::Value;
+use crate::profile::{Limits, Model, ModelLimits};
+// The planner's defaults are OpenAI's per-request caps.
+pub(crate) use crate::profile::{MAX_INPUTS, MAX_REQUEST_TOKENS};
+use crate::request::{self, EncodingFormat, ParseLimits};
+use crate::tokens::{Tokenizer, Vocabulary};
+use crate::usage::Usage;
 
 /// What a gateway accepts: models, limits, and members let through. The entry point.
 ///
@@ -186,10 +25,28 @@ impl Model {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Policy {
-    models: Vec<Model>,
+    profiles: Vec<Profile>,
     limits: Limits,
     allowed_members: Vec<String>,
     over_limit: OverLimit,
+    /// What the parser holds every request to before the model is known: the largest of
+    /// the models' caps, and the union of their vocabularies.
+    parse_caps: ParseCaps,
+}
+
+/// A model with its limits resolved against the policy's.
+#[derive(Debug, Clone)]
+struct Profile {
+    model: Arc<Model>,
+    limits: ModelLimits,
+    vocabulary: Vocabulary,
+}
+
+#[derive(Debug, Clone)]
+struct ParseCaps {
+    max_inputs: usize,
+    max_input_tokens: usize,
+    vocabulary: Vocabulary,
 }
 
 impl Default for Policy {
@@ -199,41 +56,145 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// OpenAI's three embedding models and OpenAI's limits.
+    /// OpenAI's three embedding models ([`Model::openai`]) and OpenAI's limits.
     pub fn openai() -> Policy {
-        Policy {
-            models: vec![
-                Model::new("text-embedding-3-small", 1536).with_dimensions(true),
-                Model::new("text-embedding-3-large", 3072).with_dimensions(true),
-                Model::new("text-embedding-ada-002", 1536),
-            ],
-            limits: Limits::openai(),
-            allowed_members: Vec::new(),
-            over_limit: OverLimit::Reject,
-        }
+        Model::openai()
+            .into_iter()
+            .fold(Policy::empty(), Policy::with_model)
     }
 
     /// A policy with no models yet and OpenAI's limits.
     pub fn empty() -> Policy {
-        Policy {
-            models: Vec::new(),
+        let mut policy = Policy {
+            profiles: Vec::new(),
             limits: Limits::openai(),
             allowed_members: Vec::new(),
             over_limit: OverLimit::Reject,
-        }
+            parse_caps: ParseCaps {
+                max_inputs: 0,
+                max_input_tokens: 0,
+                vocabulary: Vocabulary::empty(),
+            },
+        };
+        policy.resolve();
+        policy
+    }
+
+    /// A policy serving exactly these models, with OpenAI's limits as their defaults.
+    pub fn with_models(models: impl IntoIterator<Item = Model>) -> Policy {
+        models.into_iter().fold(Policy::empty(), Policy::with_model)
+    }
+
+    /// A policy serving the models of a models file (TOML; feature `models`), with
+    /// OpenAI's limits as their defaults. Tokenizer paths are relative to the file.
+    ///
+    /// Each model is a `[[model]]` table:
+    ///
+    /// | field | required | meaning |
+    /// |---|---|---|
+    /// | `name` | yes | the model's name |
+    /// | `aliases` | no | other names clients may use |
+    /// | `dimensions` | yes | the native vector size |
+    /// | `shorten` | no | whether `dimensions` is accepted (default `false`) |
+    /// | `tokenizer` | no | `"cl100k_base"` (default), `"estimate"` ([`Estimate`](crate::Estimate)), or a `tokenizer.json` path (feature `hf`) |
+    /// | `max_input_tokens` | no | tokens per input (default 8192) |
+    /// | `max_inputs` | no | inputs per request (default 2048) |
+    /// | `max_request_tokens` | no | tokens per request (default 300,000) |
+    /// | `max_input_bytes` | no | bytes per input counted at all (default: see [`Model::with_max_input_bytes`]) |
+    /// | `token_arrays` | no | token-array inputs accepted (default: yes, except for an estimate, which cannot) |
+    /// | `special_tokens` | no | for a `tokenizer.json`: whether the special tokens its post-processor adds are counted (default `true`) |
+    ///
+    /// Unknown fields are errors. The file lists every model served: OpenAI's are there
+    /// only when written in it (`tokenizer = "cl100k_base"`, the default).
+    ///
+    /// # Errors
+    ///
+    /// The first problem, naming the line, the model and the field; nothing is loaded
+    /// from a bad file.
+    #[cfg(feature = "models")]
+    pub fn from_models_file(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Policy, crate::ModelsFileError> {
+        crate::models_file::load(path.as_ref()).map(Policy::with_models)
+    }
+
+    /// [`Policy::from_models_file`] for text in hand; tokenizer paths are relative to
+    /// `dir`, and errors name the file `<models>`.
+    ///
+    /// ```
+    /// let policy = embedguard::Policy::from_models_toml(
+    ///     r#"
+    /// [[model]]
+    /// name = "gemini-embedding-001"
+    /// dimensions = 3072
+    /// shorten = true
+    /// tokenizer = "estimate"
+    /// max_input_tokens = 2048
+    /// max_inputs = 100
+    /// "#,
+    ///     std::path::Path::new("."),
+    /// )?;
+    /// let checked = policy.check(br#"{"model":"gemini-embedding-001","input":"hello world"}"#).unwrap();
+    /// assert_eq!(checked.token_counts(), &[3]);
+    /// assert!(!checked.exact());
+    /// # Ok::<(), embedguard::ModelsFileError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Policy::from_models_file`].
+    #[cfg(feature = "models")]
+    pub fn from_models_toml(
+        text: &str,
+        dir: &std::path::Path,
+    ) -> Result<Policy, crate::ModelsFileError> {
+        crate::models_file::parse(text, "<models>", dir).map(Policy::with_models)
     }
 
     /// Adds a model, replacing any model of the same name.
     pub fn with_model(mut self, model: Model) -> Policy {
-        self.models.retain(|m| m.name != model.name);
-        self.models.push(model);
+        self.profiles.retain(|p| p.model.name() != model.name());
+        let vocabulary = model.tokenizer().vocabulary();
+        self.profiles.push(Profile {
+            limits: model.limits(&self.limits),
+            model: Arc::new(model),
+            vocabulary,
+        });
+        self.resolve();
         self
     }
 
-    /// Replaces the limits.
+    /// Replaces the limits: the policy's own (body, depth) and the defaults of every
+    /// model that does not set its own.
     pub fn with_limits(mut self, limits: Limits) -> Policy {
         self.limits = limits;
+        self.resolve();
         self
+    }
+
+    /// Resolves every model's limits against the policy's and the parser's caps.
+    fn resolve(&mut self) {
+        for profile in &mut self.profiles {
+            profile.limits = profile.model.limits(&self.limits);
+        }
+        let mut caps = ParseCaps {
+            max_inputs: 0,
+            max_input_tokens: 0,
+            vocabulary: Vocabulary::empty(),
+        };
+        for profile in &self.profiles {
+            caps.max_inputs = caps.max_inputs.max(profile.limits.max_inputs);
+            caps.max_input_tokens = caps.max_input_tokens.max(profile.limits.max_input_tokens);
+            caps.vocabulary = caps.vocabulary.union(&profile.vocabulary);
+        }
+        if self.profiles.is_empty() {
+            // No model: the request is rule 14 unless its shape fails first, judged as
+            // for a model with the policy's limits and the default vocabulary.
+            caps.max_inputs = self.limits.max_inputs();
+            caps.max_input_tokens = self.limits.max_input_tokens();
+            caps.vocabulary = crate::profile::cl100k_base().vocabulary();
+        }
+        self.parse_caps = caps;
     }
 
     /// Lets a member OpenAI does not define through instead of rejecting it; its value
@@ -262,17 +223,32 @@ impl Policy {
         self
     }
 
-    /// The limits enforced.
+    /// The limits: the policy's own and the models' defaults.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
     /// The model answering to `name`, if any.
     pub fn model(&self, name: &str) -> Option<&Model> {
-        self.models.iter().find(|m| m.answers_to(name))
+        self.profile(name).map(|p| &*p.model)
     }
 
-    /// Checks a request body against the contract; on success, every input's token count.
+    /// The models, in the order they were added.
+    pub fn models(&self) -> impl Iterator<Item = &Model> {
+        self.profiles.iter().map(|p| &*p.model)
+    }
+
+    /// The limits the model answering to `name` holds requests to.
+    pub fn model_limits(&self, name: &str) -> Option<ModelLimits> {
+        self.profile(name).map(|p| p.limits)
+    }
+
+    fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.model.answers_to(name))
+    }
+
+    /// Checks a request body against the contract; on success, every input's token count
+    /// in the tokens of the model it names.
     ///
     /// Rules apply in the contract's order and the first that fails answers. Never
     /// panics; time is linear in the body; memory is a small multiple of it.
@@ -282,18 +258,21 @@ impl Policy {
 
     fn check_kind<'a>(&self, body: &'a [u8]) -> Result<Checked<'a>, ErrorKind> {
         let limits = &self.limits;
-        if body.len() > limits.max_body_bytes {
+        if body.len() > limits.max_body_bytes() {
             return Err(ErrorKind::BodyTooLarge {
                 len: body.len(),
-                limit: limits.max_body_bytes,
+                limit: limits.max_body_bytes(),
             });
         }
         let raw = request::parse(
             body,
             &ParseLimits {
-                max_depth: limits.max_depth,
-                max_inputs: limits.max_inputs,
-                max_input_tokens: limits.max_input_tokens,
+                max_depth: limits.max_depth(),
+                input: InputLimits {
+                    max_inputs: self.parse_caps.max_inputs,
+                    max_input_tokens: self.parse_caps.max_input_tokens,
+                    vocabulary: &self.parse_caps.vocabulary,
+                },
                 allowed_members: &self.allowed_members,
             },
         )?;
@@ -338,36 +317,44 @@ impl Policy {
             }
             Some(Value::Other(kind, _)) => return Err(ErrorKind::DimensionsNotInteger { kind }),
         };
-        let (form, inputs) = match input {
+        let (form, mut inputs) = match input {
             InputValue::Invalid(shape) => return Err(ErrorKind::InvalidInput(shape)),
             InputValue::Valid(form, inputs) => (form, inputs),
             InputValue::Null => unreachable!("null input is rejected above"),
         };
-        let model = self
-            .model(&model_name)
+        let profile = self
+            .profile(&model_name)
             .ok_or_else(|| ErrorKind::ModelNotFound {
                 model: echo(&model_name),
             })?;
-        if dimensions_given && !model.dimensions_allowed {
+        let model = &*profile.model;
+        // Rule 13 again, now that the model is known: its own inputs cap and vocabulary.
+        self.check_shape(profile, form, &inputs)
+            .map_err(ErrorKind::InvalidInput)?;
+        if dimensions_given && !model.dimensions_allowed() {
             return Err(ErrorKind::DimensionsNotSupported);
         }
         let dimensions = match dimensions {
             None => None,
             Some(text) => match text.parse::<usize>() {
-                Ok(n) if n <= model.native_dimensions => Some(n),
+                Ok(n) if n <= model.native_dimensions() => Some(n),
                 _ => {
                     return Err(ErrorKind::DimensionsAboveMax {
                         value: echo(text),
-                        max: model.native_dimensions,
+                        max: model.native_dimensions(),
                     });
                 }
             },
         };
-        let mut inputs = inputs;
-        let (token_counts, truncated) = count_inputs(&mut inputs, limits, self.over_limit)?;
+        let (token_counts, truncated) = count_inputs(
+            &mut inputs,
+            &**model.tokenizer(),
+            &profile.limits,
+            self.over_limit,
+        )?;
         Ok(Checked {
             model: model_name,
-            model_spec: model.clone(),
+            model_spec: profile.model.clone(),
             encoding_format,
             dimensions,
             user,
@@ -375,9 +362,45 @@ impl Policy {
             usage: Usage::from_counts(&token_counts),
             inputs,
             token_counts,
-            extra: raw.extra,
+            extra: raw
+                .extra
+                .into_iter()
+                .map(|(name, value)| (name, Cow::Borrowed(value)))
+                .collect(),
             truncated,
         })
+    }
+
+    /// The model's own rule-13 checks, after the parser's looser ones: more inputs than
+    /// its cap, token arrays it refuses, ids outside its vocabulary.
+    fn check_shape(
+        &self,
+        profile: &Profile,
+        form: InputForm,
+        inputs: &[Input<'_>],
+    ) -> Result<(), InputShape> {
+        let limit = profile.limits.max_inputs;
+        if !matches!(form, InputForm::TokenArray) && inputs.len() > limit {
+            return Err(InputShape::TooManyInputs { limit });
+        }
+        if !form.is_tokens() {
+            return Ok(());
+        }
+        if !profile.model.token_arrays() {
+            return Err(InputShape::TokenArraysRefused);
+        }
+        if self.parse_caps.vocabulary.is_within(&profile.vocabulary) {
+            return Ok(()); // the parser's check was this one
+        }
+        for (index, input) in inputs.iter().enumerate() {
+            if let Input::Tokens(ids) = input {
+                if let Some(position) = ids.iter().position(|&id| !profile.vocabulary.contains(id))
+                {
+                    return Err(invalid_id(index, position, &ids[position].to_string()));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -392,23 +415,24 @@ pub enum OverLimit {
     Truncate,
 }
 
-/// Counts every input in order, each only up to the per-input limit, then checks the
-/// sum. Inputs over the limit are rejected or cut, as the policy says; returns the
-/// counts and the positions of the inputs that were cut.
+/// Counts every input in order with the model's tokenizer, each only up to the
+/// per-input limit and only when within the bytes cap, then checks the sum. Inputs over
+/// the limit are rejected or cut, as the policy says; returns the counts and the
+/// positions of the inputs that were cut.
 fn count_inputs(
     inputs: &mut [Input<'_>],
-    limits: &Limits,
+    tokenizer: &dyn Tokenizer,
+    limits: &ModelLimits,
     over_limit: OverLimit,
 ) -> Result<(Vec<usize>, Vec<usize>), ErrorKind> {
     let limit = limits.max_input_tokens;
+    let max_bytes = limits.max_input_bytes;
     let mut counts = Vec::with_capacity(inputs.len());
     let mut truncated = Vec::new();
     for (index, input) in inputs.iter_mut().enumerate() {
         let count = match input {
             Input::Tokens(ids) if ids.len() <= limit => Some(ids.len()),
-            Input::Text(text) if text.len() <= limit.saturating_mul(MAX_TOKEN_BYTES) => {
-                cl100k().count_up_to(text, limit)
-            }
+            Input::Text(text) if text.len() <= max_bytes => tokenizer.count_up_to(text, limit),
             _ => None,
         };
         let count = match (count, over_limit) {
@@ -416,7 +440,12 @@ fn count_inputs(
             (None, OverLimit::Reject) => {
                 let tokens_at_least = match input {
                     Input::Tokens(ids) => ids.len(),
-                    Input::Text(text) => (limit + 1).max(text.len().div_ceil(MAX_TOKEN_BYTES)),
+                    Input::Text(text) => {
+                        let proven = tokenizer
+                            .max_token_bytes()
+                            .map_or(0, |bytes| text.len().div_ceil(bytes.max(1)));
+                        limit.saturating_add(1).max(proven)
+                    }
                 };
                 return Err(ErrorKind::InputTooLong {
                     index,
@@ -424,12 +453,12 @@ fn count_inputs(
                     limit,
                 });
             }
-            (None, OverLimit::Truncate) => match truncate(input, limit) {
+            (None, OverLimit::Truncate) => match truncate(input, tokenizer, limits) {
                 // Not even one character fits (a tiny limit): nothing could be sent.
                 0 => {
                     return Err(ErrorKind::InputTooLong {
                         index,
-                        tokens_at_least: limit + 1,
+                        tokens_at_least: limit.saturating_add(1),
                         limit,
                     });
                 }
@@ -441,7 +470,7 @@ fn count_inputs(
         };
         counts.push(count);
     }
-    let tokens: usize = counts.iter().sum();
+    let tokens = counts.iter().fold(0usize, |sum, &n| sum.saturating_add(n));
     if tokens > limits.max_request_tokens {
         return Err(ErrorKind::TooManyTokens {
             tokens,
@@ -451,15 +480,26 @@ fn count_inputs(
     Ok((counts, truncated))
 }
 
-/// Cuts an input over `limit` tokens to at most `limit` tokens; returns its new count.
-fn truncate(input: &mut Input<'_>, limit: usize) -> usize {
+/// Cuts an input over the limit to at most `limit` tokens (and the bytes cap); returns
+/// its new count.
+fn truncate(input: &mut Input<'_>, tokenizer: &dyn Tokenizer, limits: &ModelLimits) -> usize {
     match input {
         Input::Tokens(ids) => {
-            ids.truncate(limit);
+            ids.truncate(limits.max_input_tokens);
             ids.len()
         }
         Input::Text(text) => {
-            let (cut, count) = text_cut(text, limit);
+            // Only what the bytes cap lets through is handed to the tokenizer, unless the
+            // cap is the tokenizer's own proof (cl100k_base), which then bounds its work
+            // itself and may look a little past the cap to find the last token's end.
+            let proof = tokenizer
+                .max_token_bytes()
+                .map(|bytes| limits.max_input_tokens.saturating_mul(bytes));
+            let within = match proof {
+                Some(proof) if proof <= limits.max_input_bytes => text.len(),
+                _ => crate::tokens::floor_char_boundary(text, limits.max_input_bytes),
+            };
+            let (cut, count) = tokenizer.cut(&text[..within], limits.max_input_tokens);
             match text {
                 Cow::Borrowed(s) => *s = &s[..cut],
                 Cow::Owned(s) => s.truncate(cut),
@@ -469,56 +509,12 @@ fn truncate(input: &mut Input<'_>, limit: usize) -> usize {
     }
 }
 
-/// The longest prefix of `text` ending at a token boundary and on a character
-/// boundary that has at most `limit` tokens: its length in bytes and its count.
-fn text_cut(text: &str, limit: usize) -> (usize, usize) {
-    let cl100k = cl100k();
-    // The first `limit` tokens lie within `limit * 128` bytes; a little more lets the
-    // tokenizer see what follows the last of them. The window starts at 8 bytes a token
-    // and doubles until it holds more than `limit` tokens, so dense text is not encoded
-    // far past the cut: time and memory follow what is kept, not the worst case.
-    let most = floor_char_boundary(text, (limit + 1).saturating_mul(MAX_TOKEN_BYTES));
-    let mut window = floor_char_boundary(text, (limit + 1).saturating_mul(8).min(most));
-    let ids = loop {
-        let ids = cl100k.encode(&text[..window]);
-        let next = floor_char_boundary(text, window.saturating_mul(2).min(most));
-        if ids.len() > limit || next <= window {
-            break ids;
-        }
-        window = next;
-    };
-    let mut ends: Vec<usize> = ids
-        .iter()
-        .take(limit)
-        .scan(0, |end, &id| {
-            *end += cl100k.token_bytes(id).map_or(0, <[u8]>::len);
-            Some(*end)
-        })
-        .collect();
-    // A shorter prefix can tokenize differently at its end; step back until it fits.
-    while let Some(end) = ends.pop() {
-        let cut = floor_char_boundary(text, end);
-        if let Some(count) = cl100k.count_up_to(&text[..cut], limit) {
-            return (cut, count);
-        }
-    }
-    (0, 0)
-}
-
-/// The largest character boundary of `text` at or below `at`.
-fn floor_char_boundary(text: &str, at: usize) -> usize {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-/// A request that passed every check, with its inputs and their exact token counts.
+/// A request that passed every check, with its inputs and their token counts in the
+/// model's tokens (exact, unless the model's tokenizer estimates: [`Checked::exact`]).
 #[derive(Debug, Clone)]
 pub struct Checked<'a> {
     model: Cow<'a, str>,
-    model_spec: Model,
+    model_spec: Arc<Model>,
     encoding_format: EncodingFormat,
     dimensions: Option<usize>,
     user: Option<Cow<'a, str>>,
@@ -526,7 +522,7 @@ pub struct Checked<'a> {
     inputs: Vec<Input<'a>>,
     token_counts: Vec<usize>,
     usage: Usage,
-    extra: Vec<(Cow<'a, str>, &'a str)>,
+    extra: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     truncated: Vec<usize>,
 }
 
@@ -566,9 +562,21 @@ impl<'a> Checked<'a> {
         &self.inputs
     }
 
-    /// Each input's exact cl100k_base token count, in order.
+    /// Each input's token count in the model's tokens, in order.
     pub fn token_counts(&self) -> &[usize] {
         &self.token_counts
+    }
+
+    /// Whether the counts are exact; `false` for a model whose tokenizer estimates, whose
+    /// client usage is then the upstream's own where its answer carries one.
+    pub fn exact(&self) -> bool {
+        self.model_spec.exact()
+    }
+
+    /// The model's tokenizer, to count anything else in the same tokens (the planner's
+    /// per-call caps, say).
+    pub fn tokenizer(&self) -> &Arc<dyn Tokenizer> {
+        self.model_spec.tokenizer()
     }
 
     /// The request's usage: the sum of the counts.
@@ -583,7 +591,41 @@ impl<'a> Checked<'a> {
     }
 
     /// Members the policy let through ([`Policy::allow_member`]), with values as written.
-    pub fn extra_members(&self) -> &[(Cow<'a, str>, &'a str)] {
+    pub fn extra_members(&self) -> &[(Cow<'a, str>, Cow<'a, str>)] {
         &self.extra
+    }
+
+    /// The same check, owning everything it borrowed from the body: `Send + Sync +
+    /// 'static`, so it can leave a `spawn_blocking` closure, cross `.await` points and
+    /// be handed to another task while the body's buffer is dropped.
+    ///
+    /// ```
+    /// let checked: embedguard::Checked<'static> = {
+    ///     let body = br#"{"model":"text-embedding-3-small","input":"hello world"}"#.to_vec();
+    ///     embedguard::Policy::openai().check(&body)?.into_owned()
+    /// }; // the body is gone; the check lives on
+    /// let handle = std::thread::spawn(move || checked.usage().total_tokens);
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    pub fn into_owned(self) -> Checked<'static> {
+        let own = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        Checked {
+            model: own(self.model),
+            model_spec: self.model_spec,
+            encoding_format: self.encoding_format,
+            dimensions: self.dimensions,
+            user: self.user.map(own),
+            form: self.form,
+            inputs: self.inputs.into_iter().map(Input::into_owned).collect(),
+            token_counts: self.token_counts,
+            usage: self.usage,
+            extra: self
+                .extra
+                .into_iter()
+                .map(|(name, value)| (own(name), own(value)))
+                .collect(),
+            truncated: self.truncated,
+        }
     }
 }

@@ -5,112 +5,205 @@ use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 
 use serde::de::{Error as _, Unexpected};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::policy::Checked;
 use crate::request::EncodingFormat;
+use crate::usage::Usage;
 use crate::vector::{
     VectorError, base64_len, decode_base64_into, decode_float_array_into, encode_base64_into,
     encode_float_array_into, shorten,
 };
 
-/// A request's token usage, as OpenAI reports it.
+/// Where the usage a client receives comes from.
 ///
-/// For embeddings `prompt_tokens` and `total_tokens` are both the sum of the inputs' counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the inputs.
-    pub prompt_tokens: usize,
-    /// Same as `prompt_tokens` for embeddings.
-    pub total_tokens: usize,
-}
-
-impl Usage {
-    /// The usage of inputs with these token counts.
-    pub fn from_counts(counts: &[usize]) -> Usage {
-        let sum = counts.iter().sum();
-        Usage {
-            prompt_tokens: sum,
-            total_tokens: sum,
-        }
-    }
+/// The contract: for a model whose counts are exact, the client's usage is always the
+/// gateway's own count, whatever the upstream reported (an upstream's `1 / 999999999`
+/// never reaches the client); only for a model whose counts are estimates is it the
+/// upstream's reported usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageSource {
+    /// The target's token counts, whatever the upstream reported. The default.
+    #[default]
+    Counted,
+    /// The upstream's reported usage, summed over the parts; the target's counts (the
+    /// estimates) for a part whose upstream left usage out or reported zero tokens.
+    Upstream,
 }
 
 /// What the client asked for, which every response the gateway writes must follow: the
-/// model as the client named it, the encoding, the dimensions, and the exact token count
-/// of each of the client's inputs (their number is the number of vectors to answer with).
+/// model as the client named it, the model's native vector length, the encoding, the
+/// dimensions, the token count of each of the client's inputs (their number is the
+/// number of vectors to answer with), and where usage comes from.
+///
+/// Every vector must have the length the client gets (`dimensions`, or the model's
+/// native length); a vector of the native length is also accepted when `dimensions` is
+/// shorter, and shortened (first `dimensions` values, unit norm). Anything else is an
+/// error, as is a value that is NaN or infinite.
+///
+/// Borrowed from a [`Checked`] with `From`; [`ResponseTarget::into_owned`] makes it
+/// `'static` (`Send + Sync + 'static`), to hold across `.await` points or move into
+/// `spawn_blocking` while the check is dropped.
 ///
 /// ```
-/// use embedguard::{EncodingFormat, ResponseTarget};
+/// use embedguard::{EncodingFormat, ResponseTarget, UsageSource};
 /// let counts = [5, 7];
-/// let target = ResponseTarget::new("text-embedding-3-small", &counts)
-///     .with_format(EncodingFormat::Base64)
+/// let target = ResponseTarget::new("text-embedding-3-small", 1536, &counts)
+///     .with_encoding_format(EncodingFormat::Base64)
 ///     .with_dimensions(Some(256));
 /// assert_eq!(target.inputs(), 2);
+/// assert_eq!(target.vector_len(), 256);
+/// assert_eq!(target.usage_source(), UsageSource::Counted);
+///
+/// let owned: ResponseTarget<'static> = target.into_owned();
+/// let handle = std::thread::spawn(move || owned.token_counts().iter().sum::<usize>());
+/// assert_eq!(handle.join().unwrap(), 12);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseTarget<'a> {
-    model: &'a str,
-    format: EncodingFormat,
+    model: Cow<'a, str>,
+    native_dimensions: usize,
+    encoding_format: EncodingFormat,
     dimensions: Option<usize>,
-    token_counts: &'a [usize],
+    token_counts: Cow<'a, [usize]>,
+    usage_source: UsageSource,
 }
 
 impl<'a> ResponseTarget<'a> {
-    /// A float response for `model`, without shortening, for inputs with these token counts.
-    pub const fn new(model: &'a str, token_counts: &'a [usize]) -> Self {
+    /// A float response for `model`, whose vectors have `native_dimensions` values,
+    /// without shortening, for inputs with these token counts, usage counted.
+    pub const fn new(model: &'a str, native_dimensions: usize, token_counts: &'a [usize]) -> Self {
         ResponseTarget {
-            model,
-            format: EncodingFormat::Float,
+            model: Cow::Borrowed(model),
+            native_dimensions,
+            encoding_format: EncodingFormat::Float,
             dimensions: None,
-            token_counts,
+            token_counts: Cow::Borrowed(token_counts),
+            usage_source: UsageSource::Counted,
         }
     }
 
     /// The encoding the client asked for (`encoding_format`).
-    pub const fn with_format(self, format: EncodingFormat) -> Self {
-        ResponseTarget { format, ..self }
+    pub fn with_encoding_format(self, encoding_format: EncodingFormat) -> Self {
+        ResponseTarget {
+            encoding_format,
+            ..self
+        }
     }
 
-    /// The `dimensions` the client asked for, if any: longer vectors are shortened to it
-    /// (first `dimensions` values, unit norm), vectors of that length pass unchanged, shorter
-    /// ones are an error.
-    pub const fn with_dimensions(self, dimensions: Option<usize>) -> Self {
+    /// The `dimensions` the client asked for, if any: vectors of that length pass
+    /// unchanged, vectors of the model's native length are shortened to it, any other
+    /// length is an error.
+    pub fn with_dimensions(self, dimensions: Option<usize>) -> Self {
         ResponseTarget { dimensions, ..self }
     }
 
+    /// Where the client's usage comes from (by default, the target's counts).
+    pub fn with_usage_source(self, usage_source: UsageSource) -> Self {
+        ResponseTarget {
+            usage_source,
+            ..self
+        }
+    }
+
+    /// The same target, owning its model name and counts: `Send + Sync + 'static`.
+    pub fn into_owned(self) -> ResponseTarget<'static> {
+        ResponseTarget {
+            model: Cow::Owned(self.model.into_owned()),
+            native_dimensions: self.native_dimensions,
+            encoding_format: self.encoding_format,
+            dimensions: self.dimensions,
+            token_counts: Cow::Owned(self.token_counts.into_owned()),
+            usage_source: self.usage_source,
+        }
+    }
+
+    /// The model as the response names it.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The model's native vector length.
+    pub const fn native_dimensions(&self) -> usize {
+        self.native_dimensions
+    }
+
+    /// The encoding of the response's vectors.
+    pub const fn encoding_format(&self) -> EncodingFormat {
+        self.encoding_format
+    }
+
+    /// The `dimensions` the client asked for, if any.
+    pub const fn dimensions(&self) -> Option<usize> {
+        self.dimensions
+    }
+
+    /// The length of every vector the client receives: `dimensions`, or the native length.
+    pub const fn vector_len(&self) -> usize {
+        match self.dimensions {
+            Some(d) => d,
+            None => self.native_dimensions,
+        }
+    }
+
+    /// The token count of each of the client's inputs, in order.
+    pub fn token_counts(&self) -> &[usize] {
+        &self.token_counts
+    }
+
+    /// Where the client's usage comes from.
+    pub const fn usage_source(&self) -> UsageSource {
+        self.usage_source
+    }
+
     /// How many inputs the client sent: the number of vectors the response must have.
-    pub const fn inputs(&self) -> usize {
+    pub fn inputs(&self) -> usize {
         self.token_counts.len()
+    }
+
+    /// The native length, when vectors of it are accepted and shortened.
+    fn shortened_from(&self) -> Option<usize> {
+        Some(self.native_dimensions).filter(|&n| n > self.vector_len())
     }
 }
 
 impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
-    /// What a checked request asks for: its model as the client named it, its encoding,
-    /// its dimensions and its token counts.
+    /// What a checked request asks for: its model as the client named it, the model's
+    /// native length, its encoding, its dimensions and its token counts; usage counted
+    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
+    /// estimates.
     ///
     /// ```
     /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
     /// let request = br#"{"model":"text-embedding-3-small","input":["a b","c"],"encoding_format":"base64","dimensions":1}"#;
     /// let checked = Policy::openai().check(request)?;
     /// let target = ResponseTarget::from(&checked);
-    /// assert_eq!(target, ResponseTarget::new("text-embedding-3-small", &[2, 1])
-    ///     .with_format(EncodingFormat::Base64)
+    /// assert_eq!(target, ResponseTarget::new("text-embedding-3-small", 1536, &[2, 1])
+    ///     .with_encoding_format(EncodingFormat::Base64)
     ///     .with_dimensions(Some(1)));
     ///
-    /// // An upstream that ignores `dimensions` and `encoding_format`, and leaves out usage:
-    /// let upstream = br#"{"object":"list","data":[{"index":0,"embedding":[0.6,0.8]},{"index":1,"embedding":[-3.0,4.0]}],"model":"x"}"#;
+    /// // An upstream that ignores `encoding_format`, and leaves out usage:
+    /// let upstream = br#"{"object":"list","data":[{"index":0,"embedding":[0.6]},{"index":1,"embedding":[-3.0]}],"model":"x"}"#;
     /// assert_eq!(
     ///     transcode_response(upstream, &target).unwrap(),
-    ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPw=="},{"object":"embedding","index":1,"embedding":"AACAvw=="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+    ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"mpkZPw=="},{"object":"embedding","index":1,"embedding":"AABAwA=="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
     /// );
     /// # Ok::<(), embedguard::RequestError>(())
     /// ```
     fn from(checked: &'a Checked<'_>) -> Self {
-        ResponseTarget::new(checked.model(), checked.token_counts())
-            .with_format(checked.encoding_format())
-            .with_dimensions(checked.dimensions())
+        ResponseTarget::new(
+            checked.model(),
+            checked.model_spec().native_dimensions(),
+            checked.token_counts(),
+        )
+        .with_encoding_format(checked.encoding_format())
+        .with_dimensions(checked.dimensions())
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
     }
 }
 
@@ -191,7 +284,28 @@ pub enum ResponseError {
         /// How many inputs the client sent.
         inputs: usize,
     },
-    /// Vectors of different lengths in one response.
+    /// A vector whose length is neither what the client gets (`dimensions`, or the
+    /// model's native length) nor, when `dimensions` is shorter, the native length.
+    #[error(
+        "the vector for input {index} has length {len}, expected {expected}{}",
+        or_shortened(*.shortened_from)
+    )]
+    WrongLength {
+        /// The input it answers.
+        index: usize,
+        /// Its length.
+        len: usize,
+        /// The length the client gets.
+        expected: usize,
+        /// The native length, also accepted (and shortened) when `dimensions` is shorter.
+        shortened_from: Option<usize>,
+    },
+    /// The target has no inputs: a response always holds at least one vector, as a
+    /// request always has at least one input.
+    #[error("a response needs at least one vector, and the target has no inputs")]
+    NoInputs,
+    /// Vectors of different lengths in one response read without a target
+    /// ([`decode_response`]).
     #[error(
         "the vector for input {index} has length {len}, but the one for input 0 has length {expected}"
     )]
@@ -214,6 +328,10 @@ pub enum ResponseError {
     },
 }
 
+fn or_shortened(native: Option<usize>) -> String {
+    native.map_or_else(String::new, |n| format!(" (or {n}, to be shortened)"))
+}
+
 impl ResponseError {
     fn invalid_body(part: usize, err: &serde_json::Error) -> Self {
         let full = err.to_string();
@@ -229,22 +347,25 @@ impl ResponseError {
 }
 
 /// Writes an embeddings response body from vectors, one per input in input order, as the
-/// target asks: its encoding, its model, its dimensions (longer vectors are shortened), and
-/// usage summed from its token counts.
+/// target asks: its encoding, its model, its dimensions (vectors of the native length are
+/// shortened), and usage summed from its token counts.
 ///
+/// The vectors are checked as an upstream's are: one per input, each of the target's
+/// length (or the native length, to be shortened), every value finite. A target without
+/// inputs is an error here as in [`merge_responses`]: a response has at least one vector.
 /// No JSON tree is built: the body is written straight into the string.
 ///
 /// ```
 /// use embedguard::{EncodingFormat, ResponseTarget, encode_response};
 /// let counts = [3, 4];
-/// let target = ResponseTarget::new("text-embedding-3-small", &counts);
+/// let target = ResponseTarget::new("text-embedding-3-small", 2, &counts);
 /// let body = encode_response(&[vec![0.6, 0.8], vec![1.0, 0.0]], &target).unwrap();
 /// assert_eq!(
 ///     body,
 ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]},{"object":"embedding","index":1,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}"#
 /// );
 ///
-/// let target = target.with_format(EncodingFormat::Base64).with_dimensions(Some(1));
+/// let target = target.with_encoding_format(EncodingFormat::Base64).with_dimensions(Some(1));
 /// let body = encode_response([[0.6, 0.8], [0.0, 1.0]], &target).unwrap();
 /// assert!(body.contains(r#""index":0,"embedding":"AACAPw==""#)); // [1.0]
 /// assert!(body.contains(r#""index":1,"embedding":"AAAAAA==""#)); // [0.0]
@@ -264,14 +385,20 @@ where
 /// On error `out` is left as it was.
 ///
 /// ```
-/// use embedguard::{ResponseError, ResponseTarget, encode_response_into};
+/// use embedguard::{EncodingFormat, ResponseError, ResponseTarget, encode_response_into};
 /// let counts = [3, 4];
-/// let target = ResponseTarget::new("m", &counts);
+/// let target = ResponseTarget::new("m", 1, &counts);
 /// let mut out = String::new();
 /// let err = encode_response_into([[1.0]], &target, &mut out).unwrap_err();
 /// assert_eq!(err.to_string(), "fewer vectors (1) than inputs (2)");
 /// let err = encode_response_into([[1.0], [f32::NAN]], &target, &mut out).unwrap_err();
 /// assert_eq!(err.to_string(), "the vector for input 1: value 0 is NaN, which has no JSON form");
+/// // In base64 too: NaN is never a vector's value.
+/// let base64 = target.clone().with_encoding_format(EncodingFormat::Base64);
+/// let err = encode_response_into([[1.0], [f32::INFINITY]], &base64, &mut out).unwrap_err();
+/// assert_eq!(err.to_string(), "the vector for input 1: value 0 is inf, which has no JSON form");
+/// let err = encode_response_into([vec![1.0], vec![1.0, 0.0]], &target, &mut out).unwrap_err();
+/// assert_eq!(err.to_string(), "the vector for input 1 has length 2, expected 1");
 /// assert!(out.is_empty());
 /// ```
 pub fn encode_response_into<I>(
@@ -300,6 +427,9 @@ where
     I: IntoIterator,
     I::Item: AsRef<[f32]>,
 {
+    if target.inputs() == 0 {
+        return Err(ResponseError::NoInputs);
+    }
     let mut vectors = vectors.into_iter();
     let given = vectors.size_hint().0.min(target.inputs());
     let mut writer = DataWriter::start(target, out, given, usize::MAX);
@@ -317,7 +447,7 @@ where
             inputs: target.inputs(),
         });
     }
-    writer.finish(Usage::from_counts(target.token_counts));
+    writer.finish(Usage::from_counts(target.token_counts()));
     Ok(())
 }
 
@@ -337,19 +467,20 @@ pub struct Embeddings {
 ///
 /// Each item's `embedding` may be a JSON array of numbers, each read as a float32 exactly
 /// (correctly rounded from its decimal, never double-rounded through f64), or a base64
-/// string, decoded strictly. The body must be an object with `"object": "list"` and `data`, an array of
-/// items with an `index` (each of `0..n` exactly once, in any order) and an `embedding`;
-/// an item's `object`, if present, must be `"embedding"`. `model` and `usage` may be absent;
-/// other members are ignored.
+/// string, decoded strictly. The body must be an object with `"object": "list"` and `data`,
+/// a non-empty array of items with an `index` (each of `0..n` exactly once, in any order)
+/// and an `embedding`; all embeddings have one length and finite values; an item's
+/// `object`, if present, must be `"embedding"`. `model` and `usage` may be absent; other
+/// members are ignored.
 ///
 /// ```
 /// use embedguard::{Usage, decode_response};
 /// let body = br#"{"object":"list","data":[
-///     {"object":"embedding","index":1,"embedding":"AACAPw=="},
+///     {"object":"embedding","index":1,"embedding":"AACAPwAAAAA="},
 ///     {"object":"embedding","index":0,"embedding":[0.1,-2.5e-3]}
 /// ],"model":"m","usage":{"prompt_tokens":9,"total_tokens":9}}"#;
 /// let read = decode_response(body).unwrap();
-/// assert_eq!(read.vectors, [vec![0.1, -2.5e-3], vec![1.0]]);
+/// assert_eq!(read.vectors, [vec![0.1, -2.5e-3], vec![1.0, 0.0]]);
 /// assert_eq!(read.model.as_deref(), Some("m"));
 /// assert_eq!(read.usage, Some(Usage { prompt_tokens: 9, total_tokens: 9 }));
 ///
@@ -362,11 +493,21 @@ pub struct Embeddings {
 pub fn decode_response(body: &[u8]) -> Result<Embeddings, ResponseError> {
     let parsed = parse_body(0, body)?;
     let items = ordered_items(0, parsed.data, None)?;
-    let mut vectors = Vec::with_capacity(items.len());
+    let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(items.len());
     for (index, raw) in items.into_iter().enumerate() {
         let mut vector = Vec::new();
         read_embedding(raw, &mut vector)
+            .and_then(|()| check_finite(&vector))
             .map_err(|source| ResponseError::Vector { index, source })?;
+        if let Some(first) = vectors.first()
+            && first.len() != vector.len()
+        {
+            return Err(ResponseError::LengthMismatch {
+                index,
+                len: vector.len(),
+                expected: first.len(),
+            });
+        }
         vectors.push(vector);
     }
     Ok(Embeddings {
@@ -378,26 +519,46 @@ pub fn decode_response(body: &[u8]) -> Result<Embeddings, ResponseError> {
 
 /// One upstream's response to a contiguous run of the client's inputs, starting at input
 /// `start`; it answers every input up to the next part's start (or the last input).
+///
+/// It borrows the body: in an async gateway, keep the bodies (e.g. `bytes::Bytes`) and an
+/// owned [`ResponseTarget`], and build the parts where the merge runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamPart<'a> {
-    /// The client position of the first input this upstream was sent.
-    pub start: usize,
-    /// The upstream's response body.
-    pub body: &'a [u8],
+    start: usize,
+    body: &'a [u8],
 }
 
-/// Rewrites one upstream's response as the client asked: bit-exact between float and
-/// base64, shortened to the target's dimensions if the upstream returned longer vectors,
-/// `model` as the client named it, usage from the upstream (or from the target's token
-/// counts when the upstream left it out or reported zero).
+impl<'a> UpstreamPart<'a> {
+    /// The upstream's response `body` to the call whose first input is the client's
+    /// input `start` ([`Part::start`](crate::Part::start)).
+    pub const fn new(start: usize, body: &'a [u8]) -> Self {
+        UpstreamPart { start, body }
+    }
+
+    /// The client position of the first input this upstream was sent.
+    pub const fn start(&self) -> usize {
+        self.start
+    }
+
+    /// The upstream's response body.
+    pub const fn body(&self) -> &'a [u8] {
+        self.body
+    }
+}
+
+/// Rewrites one upstream's response as the client asked: checked (one vector per input,
+/// each of the expected length, finite), bit-exact between float and base64, shortened to
+/// the target's dimensions if the upstream returned native-length vectors, `model` as the
+/// client named it, usage from the target's [`UsageSource`].
 ///
 /// The same as [`merge_responses`] with a single part starting at input 0.
 ///
 /// ```
 /// use embedguard::{EncodingFormat, ResponseTarget, transcode_response};
-/// let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small-v1","usage":{"prompt_tokens":0,"total_tokens":0}}"#;
+/// let upstream = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"text-embedding-3-small-v1","usage":{"prompt_tokens":1,"total_tokens":999999999}}"#;
 /// let counts = [4];
-/// let target = ResponseTarget::new("text-embedding-3-small", &counts).with_format(EncodingFormat::Base64);
+/// let target = ResponseTarget::new("text-embedding-3-small", 2, &counts)
+///     .with_encoding_format(EncodingFormat::Base64);
 /// assert_eq!(
 ///     transcode_response(upstream, &target).unwrap(),
 ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":4,"total_tokens":4}}"#
@@ -407,7 +568,7 @@ pub fn transcode_response(
     body: &[u8],
     target: &ResponseTarget<'_>,
 ) -> Result<String, ResponseError> {
-    merge_responses(&[UpstreamPart { start: 0, body }], target)
+    merge_responses(&[UpstreamPart::new(0, body)], target)
 }
 
 /// Merges the responses of several upstream calls, each answering a contiguous run of the
@@ -416,38 +577,80 @@ pub fn transcode_response(
 /// Parts come in input order, the first starting at input 0; each answers the inputs up to
 /// the next part's start, the last up to the target's number of inputs. Indices are
 /// renumbered to the client's positions and `data` is written in input order; a missing,
-/// duplicate or out-of-range index is an error. Each vector is transcoded and, if longer
-/// than the target's dimensions, shortened, as in [`transcode_response`]; all must end up
-/// the same length. Usage is the sum of the parts' usage, taking the target's exact token
-/// counts for a part whose upstream left usage out or reported zero tokens. `model` is the
-/// target's.
+/// duplicate or out-of-range index is an error. Every vector must have the target's
+/// length (or the native length, then shortened) and finite values; each is transcoded
+/// bit-exactly. Usage follows the target's [`UsageSource`]: by default the target's own
+/// counts, whatever the upstreams reported. `model` is the target's.
 ///
 /// The body is written as the parts are read, one vector at a time: beside the bodies and
 /// the result it needs one vector and an index table per part.
 ///
 /// ```
-/// use embedguard::{ResponseTarget, UpstreamPart, decode_response, merge_responses};
+/// use embedguard::{ResponseTarget, UpstreamPart, UsageSource, decode_response, merge_responses};
 /// let first = br#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AAAAQA=="},{"object":"embedding","index":0,"embedding":"AACAPw=="}],"model":"m","usage":{"prompt_tokens":5,"total_tokens":5}}"#;
 /// let second = br#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AABAQA=="}],"model":"m"}"#;
+/// let parts = [UpstreamPart::new(0, first), UpstreamPart::new(2, second)];
 /// let counts = [2, 3, 4];
-/// let target = ResponseTarget::new("my-model", &counts);
-/// let merged = merge_responses(
-///     &[UpstreamPart { start: 0, body: first }, UpstreamPart { start: 2, body: second }],
-///     &target,
-/// )
-/// .unwrap();
+/// let target = ResponseTarget::new("my-model", 1, &counts);
+/// let merged = merge_responses(&parts, &target).unwrap();
 /// assert_eq!(
 ///     merged,
 ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]},{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":2,"embedding":[3.0]}],"model":"my-model","usage":{"prompt_tokens":9,"total_tokens":9}}"#
 /// );
 /// let read = decode_response(merged.as_bytes()).unwrap();
 /// assert_eq!(read.vectors, [[1.0], [2.0], [3.0]]);
+///
+/// // For an estimate profile: the upstream's 5 for the first part, the estimate 4 for the second.
+/// let estimated = target.with_usage_source(UsageSource::Upstream);
+/// let merged = merge_responses(&parts, &estimated).unwrap();
+/// assert!(merged.ends_with(r#""usage":{"prompt_tokens":9,"total_tokens":9}}"#));
 /// ```
 pub fn merge_responses(
     parts: &[UpstreamPart<'_>],
     target: &ResponseTarget<'_>,
 ) -> Result<String, ResponseError> {
+    let mut out = String::new();
+    merge_responses_into(parts, target, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the merged response to `out`, as [`merge_responses`] does, and returns the
+/// usage written in it (for an estimate profile, the upstreams' reported usage: what a
+/// rate limiter settles against).
+///
+/// On error `out` is left as it was.
+///
+/// ```
+/// use embedguard::{ResponseTarget, UpstreamPart, Usage, UsageSource, merge_responses_into};
+/// let body = br#"{"object":"list","data":[{"index":0,"embedding":[1.0]}],"usage":{"prompt_tokens":6,"total_tokens":6}}"#;
+/// let counts = [4];
+/// let target = ResponseTarget::new("m", 1, &counts).with_usage_source(UsageSource::Upstream);
+/// let mut out = String::new();
+/// let usage = merge_responses_into(&[UpstreamPart::new(0, body)], &target, &mut out).unwrap();
+/// assert_eq!(usage, Usage::from_counts(&[6]));
+/// ```
+pub fn merge_responses_into(
+    parts: &[UpstreamPart<'_>],
+    target: &ResponseTarget<'_>,
+    out: &mut String,
+) -> Result<Usage, ResponseError> {
+    let start = out.len();
+    let result = write_merged(parts, target, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn write_merged(
+    parts: &[UpstreamPart<'_>],
+    target: &ResponseTarget<'_>,
+    out: &mut String,
+) -> Result<Usage, ResponseError> {
     let inputs = target.inputs();
+    if inputs == 0 {
+        return Err(ResponseError::NoInputs);
+    }
     if parts.is_empty() {
         return Err(ResponseError::NoParts);
     }
@@ -466,18 +669,21 @@ pub fn merge_responses(
     }
 
     let given: usize = parts.iter().map(|p| p.body.len()).sum();
-    let mut out = String::new();
     // Base64 upstream to float client is the largest growth: about 2.3 times.
-    let mut writer = DataWriter::start(target, &mut out, inputs, given.saturating_mul(3));
+    let mut writer = DataWriter::start(target, out, inputs, given.saturating_mul(3));
     let mut usage = Usage::default();
     for (part, p) in parts.iter().enumerate() {
         let end = parts.get(part + 1).map_or(inputs, |next| next.start);
         let parsed = parse_body(part, p.body)?;
         let items = ordered_items(part, parsed.data, Some(end - p.start))?;
-        let part_usage = parsed
-            .usage
-            .and_then(UpstreamUsage::known)
-            .unwrap_or_else(|| Usage::from_counts(&target.token_counts[p.start..end]));
+        let counted = || Usage::from_counts(&target.token_counts()[p.start..end]);
+        let part_usage = match target.usage_source {
+            UsageSource::Counted => counted(),
+            UsageSource::Upstream => parsed
+                .usage
+                .and_then(UpstreamUsage::known)
+                .unwrap_or_else(counted),
+        };
         usage.prompt_tokens = usage.prompt_tokens.saturating_add(part_usage.prompt_tokens);
         usage.total_tokens = usage.total_tokens.saturating_add(part_usage.total_tokens);
         for (offset, raw) in items.into_iter().enumerate() {
@@ -489,27 +695,36 @@ pub fn merge_responses(
         }
     }
     writer.finish(usage);
-    Ok(out)
+    Ok(usage)
+}
+
+/// A vector's first NaN or infinity, as an error.
+fn check_finite(values: &[f32]) -> Result<(), VectorError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(VectorError::NonFinite {
+            index,
+            value: values[index],
+        }),
+    }
 }
 
 /// Writes `{"object":"list","data":[…],"model":…,"usage":…}` one item at a time.
-struct DataWriter<'t, 'o> {
-    target: &'t ResponseTarget<'t>,
+struct DataWriter<'t, 'a, 'o> {
+    target: &'t ResponseTarget<'a>,
     out: &'o mut String,
-    /// The length every vector must have: the target's dimensions, or the first vector's.
-    len: Option<usize>,
     /// A vector being shortened or transcoded.
     scratch: Vec<f32>,
     /// How many items to reserve room for once the first is written: no more than exist.
     reserve_items: usize,
-    /// The most bytes to reserve up front, so that a hostile first vector cannot make the
+    /// The most bytes to reserve up front, so that a hostile upstream cannot make the
     /// writer reserve more than a small multiple of what it was given.
     reserve_limit: usize,
 }
 
-impl<'t, 'o> DataWriter<'t, 'o> {
+impl<'t, 'a, 'o> DataWriter<'t, 'a, 'o> {
     fn start(
-        target: &'t ResponseTarget<'t>,
+        target: &'t ResponseTarget<'a>,
         out: &'o mut String,
         reserve_items: usize,
         reserve_limit: usize,
@@ -518,58 +733,69 @@ impl<'t, 'o> DataWriter<'t, 'o> {
         DataWriter {
             target,
             out,
-            len: target.dimensions,
             scratch: Vec::new(),
             reserve_items,
             reserve_limit,
         }
     }
 
-    /// Writes the item for input `index`, shortening a copy of `values` if it is longer
-    /// than the target's dimensions.
+    /// Checks the vector for input `index` and writes its item, shortening a copy of
+    /// `values` if it has the native length and the target a shorter one.
     fn vector(&mut self, index: usize, values: &[f32]) -> Result<(), ResponseError> {
-        match self.target.dimensions {
-            Some(d) if values.len() != d => {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(values);
-                self.scratch_vector(index)
-            }
-            _ => self.item(index, values),
+        self.check(index, values)?;
+        if values.len() == self.target.vector_len() {
+            return self.item(index, values);
         }
+        let mut copy = std::mem::take(&mut self.scratch);
+        copy.clear();
+        copy.extend_from_slice(values);
+        let result = self
+            .shortened(index, &mut copy)
+            .and_then(|()| self.item(index, &copy));
+        self.scratch = copy;
+        result
     }
 
-    /// Writes the item for input `index` from `self.scratch`, shortening it in place.
+    /// Checks and writes the vector for input `index` held in `self.scratch`, shortening
+    /// it in place.
     fn scratch_vector(&mut self, index: usize) -> Result<(), ResponseError> {
         let mut values = std::mem::take(&mut self.scratch);
         let result = self
-            .shortened(index, &mut values)
+            .check(index, &values)
+            .and_then(|()| self.shortened(index, &mut values))
             .and_then(|()| self.item(index, &values));
         self.scratch = values;
         result
     }
 
-    fn shortened(&self, index: usize, values: &mut Vec<f32>) -> Result<(), ResponseError> {
-        match self.target.dimensions {
-            Some(d) if values.len() != d => {
-                shorten(values, d).map_err(|source| ResponseError::Vector { index, source })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn item(&mut self, index: usize, values: &[f32]) -> Result<(), ResponseError> {
-        let expected = *self.len.get_or_insert(values.len());
-        if values.len() != expected {
-            return Err(ResponseError::LengthMismatch {
+    /// The contract's check of a vector: the expected length, finite values.
+    fn check(&self, index: usize, values: &[f32]) -> Result<(), ResponseError> {
+        let expected = self.target.vector_len();
+        let shortened_from = self.target.shortened_from();
+        if values.len() != expected && Some(values.len()) != shortened_from {
+            return Err(ResponseError::WrongLength {
                 index,
                 len: values.len(),
                 expected,
+                shortened_from,
             });
         }
+        check_finite(values).map_err(|source| ResponseError::Vector { index, source })
+    }
+
+    fn shortened(&self, index: usize, values: &mut Vec<f32>) -> Result<(), ResponseError> {
+        let expected = self.target.vector_len();
+        if values.len() == expected {
+            return Ok(());
+        }
+        shorten(values, expected).map_err(|source| ResponseError::Vector { index, source })
+    }
+
+    fn item(&mut self, index: usize, values: &[f32]) -> Result<(), ResponseError> {
         if index == 0 {
-            // Size the whole body once the vectors' length is known: exact for base64,
+            // Size the whole body once the first vector is known good: exact for base64,
             // about 12 characters a value for floats.
-            let vector = match self.target.format {
+            let vector = match self.target.encoding_format {
                 EncodingFormat::Float => values.len().saturating_mul(12),
                 EncodingFormat::Base64 => base64_len(values.len()),
             };
@@ -584,7 +810,7 @@ impl<'t, 'o> DataWriter<'t, 'o> {
             self.out,
             r#"{{"object":"embedding","index":{index},"embedding":"#
         );
-        match self.target.format {
+        match self.target.encoding_format {
             EncodingFormat::Float => encode_float_array_into(values, self.out)
                 .map_err(|source| ResponseError::Vector { index, source })?,
             EncodingFormat::Base64 => {
@@ -598,7 +824,7 @@ impl<'t, 'o> DataWriter<'t, 'o> {
     }
 
     fn finish(self, usage: Usage) {
-        let model = serde_json::Value::from(self.target.model).to_string();
+        let model = serde_json::Value::from(self.target.model()).to_string();
         let _ = write!(
             self.out,
             r#"],"model":{model},"usage":{{"prompt_tokens":{},"total_tokens":{}}}}}"#,
@@ -704,7 +930,8 @@ fn ordered_items<'a>(
     mut data: Vec<UpstreamItem<'a>>,
     inputs: Option<usize>,
 ) -> Result<Vec<&'a RawValue>, ResponseError> {
-    let inputs = inputs.unwrap_or(data.len());
+    // Without a target, the items say how many inputs there were; never fewer than one.
+    let inputs = inputs.unwrap_or(data.len().max(1));
     data.sort_unstable_by_key(|item| item.index);
     for (position, item) in data.iter().enumerate() {
         let index = item.index;

@@ -1,8 +1,10 @@
 //! End to end: examples/upstream.rs (capped at 96 inputs a call) and examples/gateway.rs
 //! on loopback ports, driven by the official OpenAI Python SDK (tests/sdk/test_sdk.py).
 //!
-//! Needs `python3` with the `openai` package (`pip install openai`). Without them the test
-//! fails, saying so; set `EMBEDGUARD_SKIP_SDK=1` to skip it on a machine without Python.
+//! Needs `python3` with its `venv` module: the test installs the SDK from PyPI into a
+//! virtual environment under `target/` on its first run and reuses it afterwards
+//! (`EMBEDGUARD_SDK_PYTHON` names another Python that has `openai`). Without them the test
+//! fails, saying what is missing; it never skips.
 //! The two example binaries are built by a plain `cargo test` (examples are build targets
 //! of the test profile), not by `cargo test --test gateway_sdk`; the test finds them
 //! beside its own executable and refuses to run binaries older than their sources.
@@ -118,17 +120,100 @@ fn start(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
     server
 }
 
-/// Whether `python3` can import `openai`.
-fn python_sdk() -> Result<String, String> {
-    let output = Command::new("python3")
+/// The SDK's pinned range: the major version the scenarios were written against.
+const OPENAI_REQUIREMENT: &str = "openai>=1.40,<4";
+
+/// A Python that can import `openai`: `EMBEDGUARD_SDK_PYTHON` if set, otherwise a virtual
+/// environment under `target/` (`target/tmp/sdk-venv`), created on the first run with the
+/// SDK installed from PyPI and reused afterwards. Fails, saying what is missing, only when
+/// that cannot be done (no `python3`, no `venv` module, no network).
+fn sdk_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("EMBEDGUARD_SDK_PYTHON") {
+        let python = PathBuf::from(python);
+        if let Err(reason) = sdk_version(&python) {
+            panic!("EMBEDGUARD_SDK_PYTHON={}: {reason}", python.display());
+        }
+        return python;
+    }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
+    let python = venv_python(&venv);
+    if sdk_version(&python).is_ok() {
+        return python;
+    }
+    // Built beside its final place, then renamed: two test runs at once never see half a
+    // venv (a venv's interpreter finds its packages relative to itself, so it can move).
+    let building = venv.with_file_name(format!("sdk-venv.building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    let how = "This test drives the gateway with the official OpenAI Python SDK, installed \
+               into a virtual environment under target/ on its first run; it needs python3 \
+               with the venv module (Debian: `apt-get install python3-venv`) and access to \
+               PyPI once (or set EMBEDGUARD_SDK_PYTHON to a Python that has `openai`).";
+    run_setup(
+        Command::new("python3").arg("-m").arg("venv").arg(&building),
+        "python3 -m venv",
+        how,
+    );
+    run_setup(
+        Command::new(venv_python(&building)).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            OPENAI_REQUIREMENT,
+        ]),
+        "pip install openai",
+        how,
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    if std::fs::rename(&building, &venv).is_err() {
+        // Another run finished first: use its venv.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    if let Err(reason) = sdk_version(&python) {
+        panic!(
+            "the new virtual environment {}: {reason}\n{how}",
+            venv.display()
+        );
+    }
+    python
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
+
+/// Runs one setup step, panicking with its output and `how` if it fails.
+fn run_setup(command: &mut Command, what: &str, how: &str) {
+    match command.stdin(Stdio::null()).output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "`{what}` failed ({}):\n{}{}\n{how}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(err) => panic!("`{what}` cannot be run: {err}\n{how}"),
+    }
+}
+
+/// The `openai` version `python` imports, or why it cannot.
+fn sdk_version(python: &Path) -> Result<String, String> {
+    let output = Command::new(python)
         .args(["-c", "import openai; print(openai.__version__)"])
+        .stdin(Stdio::null())
         .output()
-        .map_err(|err| format!("python3 cannot be run: {err}"))?;
+        .map_err(|err| format!("{} cannot be run: {err}", python.display()))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     } else {
         Err(format!(
-            "python3 cannot import openai: {}",
+            "{} cannot import openai: {}",
+            python.display(),
             String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
@@ -136,17 +221,12 @@ fn python_sdk() -> Result<String, String> {
 
 #[test]
 fn openai_python_sdk_through_the_gateway() {
-    match python_sdk() {
-        Ok(version) => eprintln!("openai SDK {version}"),
-        Err(reason) if std::env::var("EMBEDGUARD_SKIP_SDK").as_deref() == Ok("1") => {
-            eprintln!("skipped (EMBEDGUARD_SKIP_SDK=1): {reason}");
-            return;
-        }
-        Err(reason) => panic!(
-            "{reason}\nThis test drives the gateway with the official OpenAI SDK: \
-             `pip install openai` (or set EMBEDGUARD_SKIP_SDK=1 to skip it locally)."
-        ),
-    }
+    let python = sdk_python();
+    eprintln!(
+        "openai SDK {} ({})",
+        sdk_version(&python).unwrap_or_default(),
+        python.display()
+    );
 
     let upstream = start(
         "upstream",
@@ -190,7 +270,7 @@ fn openai_python_sdk_through_the_gateway() {
     );
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/test_sdk.py");
-    let status = Command::new("python3")
+    let status = Command::new(&python)
         .arg(&script)
         .env("EMBEDGUARD_GATEWAY_URL", &gateway.url)
         .env("EMBEDGUARD_GATEWAY_KEY", GATEWAY_KEY)
@@ -204,6 +284,6 @@ fn openai_python_sdk_through_the_gateway() {
         .env("NO_PROXY", "127.0.0.1,localhost")
         .stdin(Stdio::null())
         .status()
-        .expect("python3 runs");
+        .expect("the SDK's python runs");
     assert!(status.success(), "SDK scenarios failed (see above)");
 }

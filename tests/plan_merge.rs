@@ -121,8 +121,8 @@ proptest! {
         let policy = policy();
         let client = policy.check(body.as_bytes()).unwrap();
         let upstream = Upstream::openai()
-            .with_max_inputs(max_inputs)
-            .with_max_tokens(max_tokens)
+            .with_max_inputs_per_call(max_inputs)
+            .with_max_tokens_per_call(max_tokens)
             .with_encoding_format(upstream_format)
             .with_dimensions(upstream_dimensions);
         let Ok(plan) = upstream.plan(&client) else {
@@ -140,7 +140,7 @@ proptest! {
             .parts()
             .iter()
             .zip(&answers)
-            .map(|(part, answer)| UpstreamPart { start: part.start(), body: answer.as_bytes() })
+            .map(|(part, answer)| UpstreamPart::new(part.start(), answer.as_bytes()))
             .collect();
         let merged = merge_responses(&parts, &ResponseTarget::from(&client)).unwrap();
         let one_call = respond(&client);

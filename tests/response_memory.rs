@@ -52,8 +52,8 @@ fn vectors(n: usize, dims: usize) -> Vec<Vec<f32>> {
 fn transcoding_and_merging_hold_a_small_multiple_of_the_result() {
     let vectors = vectors(64, 3072);
     let counts = vec![10; vectors.len()];
-    let float = ResponseTarget::new("m", &counts);
-    let base64 = float.with_format(EncodingFormat::Base64);
+    let float = ResponseTarget::new("m", 3072, &counts);
+    let base64 = float.clone().with_encoding_format(EncodingFormat::Base64);
     let float_body = encode_response(&vectors, &float).unwrap();
     let base64_body = encode_response(&vectors, &base64).unwrap();
 
@@ -84,15 +84,14 @@ fn transcoding_and_merging_hold_a_small_multiple_of_the_result() {
     // Merged from 4 parts of 16.
     let parts_bodies: Vec<String> = vectors
         .chunks(16)
-        .map(|chunk| encode_response(chunk, &ResponseTarget::new("m", &counts[..16])).unwrap())
+        .map(|chunk| {
+            encode_response(chunk, &ResponseTarget::new("m", 3072, &counts[..16])).unwrap()
+        })
         .collect();
     let parts: Vec<UpstreamPart> = parts_bodies
         .iter()
         .enumerate()
-        .map(|(i, b)| UpstreamPart {
-            start: 16 * i,
-            body: b.as_bytes(),
-        })
+        .map(|(i, b)| UpstreamPart::new(16 * i, b.as_bytes()))
         .collect();
     let (out, peak) = peak_during(|| merge_responses(&parts, &base64).unwrap());
     assert_eq!(out, base64_body);
@@ -102,10 +101,10 @@ fn transcoding_and_merging_hold_a_small_multiple_of_the_result() {
         out.len()
     );
 
-    // A hostile upstream's huge first vector cannot make the writer reserve for all inputs
-    // (2048 x 786,432 values would be about 19 GB of text).
+    // For a model of huge vectors, a hostile upstream's first vector cannot make the writer
+    // reserve for all inputs (2048 x 786,432 values would be about 19 GB of text).
     let counts = vec![1; 2048];
-    let target = ResponseTarget::new("m", &counts);
+    let target = ResponseTarget::new("m", 786_432, &counts);
     let mut body = format!(
         r#"{{"object":"list","data":[{{"index":0,"embedding":"{}"}}"#,
         "A".repeat(4 << 20)
@@ -117,7 +116,7 @@ fn transcoding_and_merging_hold_a_small_multiple_of_the_result() {
     let (err, peak) = peak_during(|| transcode_response(body.as_bytes(), &target).unwrap_err());
     assert_eq!(
         err.to_string(),
-        "the vector for input 1 has length 1, but the one for input 0 has length 786432"
+        "the vector for input 1 has length 1, expected 786432"
     );
     assert!(
         peak < 5 * body.len(),

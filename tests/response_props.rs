@@ -1,8 +1,9 @@
 //! Properties of transcoding and merging: bit-exact, in client order, usage summed.
 
 use embedguard::{
-    EncodingFormat, ResponseTarget, UpstreamPart, Usage, decode_response, encode_base64,
-    encode_float_array, encode_response, merge_responses, shorten, transcode_response,
+    EncodingFormat, ResponseError, ResponseTarget, UpstreamPart, Usage, UsageSource, VectorError,
+    decode_response, encode_base64, encode_float_array, encode_response, merge_responses,
+    merge_responses_into, shorten, transcode_response,
 };
 use proptest::prelude::*;
 
@@ -143,7 +144,7 @@ proptest! {
         (vectors, counts) in request(6, 40),
         format in format(),
     ) {
-        let target = ResponseTarget::new("m", &counts).with_format(format);
+        let target = ResponseTarget::new("m", vectors[0].len(), &counts).with_encoding_format(format);
         let body = encode_response(&vectors, &target).unwrap();
         let read = decode_response(body.as_bytes()).unwrap();
         prop_assert_eq!(bits(&read.vectors), bits(&vectors));
@@ -159,8 +160,8 @@ proptest! {
     fn prop_transcode_float_base64_float_is_bit_exact(
         (vectors, counts) in request(5, 40),
     ) {
-        let float = ResponseTarget::new("m", &counts);
-        let base64 = float.with_format(EncodingFormat::Base64);
+        let float = ResponseTarget::new("m", vectors[0].len(), &counts);
+        let base64 = float.clone().with_encoding_format(EncodingFormat::Base64);
         let original = encode_response(&vectors, &float).unwrap();
         let as_base64 = transcode_response(original.as_bytes(), &base64).unwrap();
         prop_assert_eq!(&as_base64, &encode_response(&vectors, &base64).unwrap());
@@ -174,11 +175,26 @@ proptest! {
             .prop_map(|mut v| { let d = v[0].len(); for x in &mut v { x.resize(d, 0.5) } v }),
     ) {
         let counts = vec![1; vectors.len()];
-        let target = ResponseTarget::new("m", &counts).with_format(EncodingFormat::Base64);
+        let target = ResponseTarget::new("m", vectors[0].len(), &counts).with_encoding_format(EncodingFormat::Base64);
         let order: Vec<usize> = (0..vectors.len()).rev().collect();
         let body = upstream_body(&vectors, &order, EncodingFormat::Base64, UsageForm::Absent, 0);
-        let out = transcode_response(body.as_bytes(), &target).unwrap();
-        prop_assert_eq!(bits(&decode_response(out.as_bytes()).unwrap().vectors), bits(&vectors));
+        // Every finite bit pattern (subnormals, -0.0) passes bit for bit; the first NaN or
+        // infinity, in input order, is the upstream's fault.
+        let first_bad = vectors.iter().enumerate().find_map(|(i, v)| {
+            v.iter().position(|x| !x.is_finite()).map(|at| (i, at, v[at]))
+        });
+        match (transcode_response(body.as_bytes(), &target), first_bad) {
+            (Ok(out), None) => {
+                prop_assert_eq!(bits(&decode_response(out.as_bytes()).unwrap().vectors), bits(&vectors));
+            }
+            (Err(err), Some((input, at, value))) => {
+                let ResponseError::Vector { index, source: VectorError::NonFinite { index: position, value: got } } = err else {
+                    return Err(TestCaseError::fail(format!("{err:?}")));
+                };
+                prop_assert_eq!((index, position, got.to_bits()), (input, at, value.to_bits()));
+            }
+            (result, bad) => prop_assert!(false, "{:?} for {:?}", result, bad),
+        }
     }
 
     #[test]
@@ -189,7 +205,7 @@ proptest! {
     ) {
         let dims = vectors[0].len();
         let dimensions = 1 + cut.index(dims);
-        let target = ResponseTarget::new("m", &counts).with_format(EncodingFormat::Base64).with_dimensions(Some(dimensions));
+        let target = ResponseTarget::new("m", dims, &counts).with_encoding_format(EncodingFormat::Base64).with_dimensions(Some(dimensions));
         let order: Vec<usize> = (0..vectors.len()).collect();
         let body = upstream_body(&vectors, &order, format, UsageForm::Exact, 3);
         let out = transcode_response(body.as_bytes(), &target).unwrap();
@@ -232,8 +248,8 @@ proptest! {
             upstream_body(slice, &order, formats[p % 8], usages[p % 8], tokens)
         }).collect();
         let parts: Vec<UpstreamPart> = starts.iter().zip(&bodies)
-            .map(|(&start, body)| UpstreamPart { start, body: body.as_bytes() }).collect();
-        let target = ResponseTarget::new("client-model", &counts).with_format(client_format);
+            .map(|(&start, body)| UpstreamPart::new(start, body.as_bytes())).collect();
+        let target = ResponseTarget::new("client-model", vectors[0].len(), &counts).with_encoding_format(client_format);
 
         let merged = merge_responses(&parts, &target).unwrap();
         prop_assert_eq!(&merged, &encode_response(&vectors, &target).unwrap());
@@ -245,8 +261,7 @@ proptest! {
 }
 
 #[test]
-fn merge_sums_the_upstreams_usage_when_given() {
-    // Upstream usage is trusted over the counts (an upstream bills what it counted).
+fn merge_sums_the_upstreams_usage_only_for_an_estimate_profile() {
     let first = upstream_body(
         &[vec![1.0]],
         &[0],
@@ -262,20 +277,28 @@ fn merge_sums_the_upstreams_usage_when_given() {
         0,
     );
     let counts = [3, 4];
-    let target = ResponseTarget::new("m", &counts);
     let parts = [
-        UpstreamPart {
-            start: 0,
-            body: first.as_bytes(),
-        },
-        UpstreamPart {
-            start: 1,
-            body: second.as_bytes(),
-        },
+        UpstreamPart::new(0, first.as_bytes()),
+        UpstreamPart::new(1, second.as_bytes()),
     ];
+    // Exact counts: the gateway's own 3 + 4, whatever the upstream reported.
+    let target = ResponseTarget::new("m", 1, &counts);
     let merged = merge_responses(&parts, &target).unwrap();
     assert!(
-        merged.ends_with(r#""usage":{"prompt_tokens":104,"total_tokens":104}}"#),
+        merged.ends_with(r#""usage":{"prompt_tokens":7,"total_tokens":7}}"#),
         "{merged}"
+    );
+    // Estimates: the upstream's 100, and the estimate 4 where it reported zero.
+    let target = target.with_usage_source(UsageSource::Upstream);
+    let mut out = String::from("kept:");
+    let usage = merge_responses_into(&parts, &target, &mut out).unwrap();
+    assert_eq!(usage, Usage::from_counts(&[104]));
+    assert_eq!(
+        out,
+        format!("kept:{}", merge_responses(&parts, &target).unwrap())
+    );
+    assert!(
+        out.ends_with(r#""usage":{"prompt_tokens":104,"total_tokens":104}}"#),
+        "{out}"
     );
 }

@@ -76,8 +76,8 @@ fn verify_plan(checked: &Checked<'_>, (inputs, tokens): (u8, u16)) {
     let max_inputs = usize::from(inputs % 8).max(1);
     let max_tokens = usize::from(tokens);
     let upstream = Upstream::openai()
-        .with_max_inputs(max_inputs)
-        .with_max_tokens(max_tokens);
+        .with_max_inputs_per_call(max_inputs)
+        .with_max_tokens_per_call(max_tokens);
     let counts = checked.token_counts();
     let plan = match upstream.plan(checked) {
         Ok(plan) => plan,

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# First-pass counting and request checks, every engine in one table (benches/first_pass.rs).
+# Installs the Python peers (gigatoken, OpenAI's tiktoken) into target/pyvenv from PyPI the
+# first time, then runs the bench. FIRST_PASS_RUNS=N sets the number of fresh runs (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! target/pyvenv/bin/python -c "import gigatoken, tiktoken" 2>/dev/null; then
+    python3 -m venv target/pyvenv
+    target/pyvenv/bin/pip install --quiet gigatoken tiktoken
+fi
+cargo bench --bench first_pass -- "$@"
