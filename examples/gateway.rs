@@ -263,7 +263,7 @@ impl Gateway {
         // 3. The calls.
         let plan = self.upstream.plan(&checked)?;
         eprintln!(
-            "key #{key}: {} inputs ({} cut), {} tokens, {} upstream calls",
+            "{key}: {} inputs ({} cut), {} tokens, {} upstream calls",
             checked.inputs().len(),
             checked.truncated().len(),
             checked.usage().total_tokens,

@@ -4,8 +4,10 @@
 //!
 //! It follows OpenAI's own behaviour word for word (the rules are in the project's
 //! contract), counts cl100k_base tokens exactly as OpenAI's tiktoken does, and enforces
-//! OpenAI's limits, all configurable. It is a pure library: no IO, no async runtime, no
-//! threads of its own.
+//! OpenAI's limits, all configurable. Other models are profiles with their own tokenizer
+//! and limits: every count is in the tokens of the model a request names. It is a pure
+//! library: no IO (but reading a models file you name), no async runtime, no threads of
+//! its own.
 //!
 //! The vocabulary used throughout: a *request* carries one or more *inputs* (text or
 //! token ids); each input has a *token* count; the sum is the request's *usage*; a
@@ -69,20 +71,81 @@
 //! assert_eq!(err.status(), 401);
 //! ```
 //!
-//! # Example: your own models and limits
+//! # Example: a gateway's models, each in its own tokens
+//!
+//! Every model is a *profile* ([`Model`]): its names, its vectors, its own tokenizer and
+//! its own limits. A request is counted and held to the limits of the model it names;
+//! nothing is counted in cl100k_base for a model that does not use it. Here OpenAI's
+//! models (cl100k_base), a Gemini-like model whose tokenizer is not published (an
+//! [`Estimate`], every count marked as one), and a model with a tokenizer of its own
+//! ([`Tokenizer`]; a HuggingFace `tokenizer.json` is one with the `hf` feature).
 //!
 //! ```
-//! use embedguard::{Limits, Model, Policy};
+//! use std::sync::Arc;
+//! use embedguard::{Estimate, Model, Policy, Tokenizer, Vocabulary};
+//!
+//! /// One token a character (a stand-in for any tokenizer you bring).
+//! struct Chars;
+//! impl Tokenizer for Chars {
+//!     fn name(&self) -> &str { "chars" }
+//!     fn count_up_to(&self, text: &str, limit: usize) -> Option<usize> {
+//!         let n = text.chars().count();
+//!         (n <= limit).then_some(n)
+//!     }
+//!     fn vocabulary(&self) -> Vocabulary { Vocabulary::below(256) }
+//! }
 //!
 //! let policy = Policy::openai()
-//!     .with_model(Model::new("bge-m3", 1024).with_alias("bge"))
-//!     .with_limits(Limits::openai().with_max_inputs(96));
-//! let checked = policy.check(br#"{"model": "bge", "input": ["a", "b"]}"#)?;
-//! assert_eq!(checked.model_spec().name(), "bge-m3");
+//!     .with_model(
+//!         Model::new("gemini-embedding-001", 3072)
+//!             .with_dimensions(true)
+//!             .with_tokenizer(Arc::new(Estimate::new()))
+//!             .with_max_input_tokens(2048)
+//!             .with_max_inputs(100),
+//!     )
+//!     .with_model(
+//!         Model::new("char-embedder", 384)
+//!             .with_alias("chars")
+//!             .with_tokenizer(Arc::new(Chars))
+//!             .with_max_input_tokens(512)
+//!             .with_max_inputs(96),
+//!     );
 //!
-//! let err = policy.check(br#"{"model": "bge", "input": "a", "dimensions": 8}"#).unwrap_err();
-//! assert_eq!(err.message(), "This model does not support specifying dimensions.");
+//! let counts = |model: &str| {
+//!     let body = format!(r#"{{"model":"{model}","input":["hello world","日本語"]}}"#);
+//!     policy.check(body.as_bytes()).map(|c| (c.token_counts().to_vec(), c.exact()))
+//! };
+//! let (openai, openai_exact) = counts("text-embedding-3-small")?;
+//! let (gemini, gemini_exact) = counts("gemini-embedding-001")?;
+//! let (chars, chars_exact) = counts("chars")?;
+//! assert_eq!(openai[0], 2); // cl100k_base, exact
+//! assert_eq!(gemini, [3, 3]); // UTF-8 bytes / 4, rounded up
+//! assert_eq!(chars, [11, 3]); // the model's own tokenizer
+//! assert!(openai_exact && chars_exact && !gemini_exact);
+//!
+//! // Each model's own limits, with the contract's messages.
+//! let long = format!(r#"{{"model":"chars","input":"{}"}}"#, "a".repeat(513));
+//! let err = policy.check(long.as_bytes()).unwrap_err();
+//! assert_eq!(err.message(), "Invalid 'input': maximum context length is 512 tokens.");
+//! // Ids outside a model's vocabulary (or any ids, for an estimate) are rule 13.
+//! let err = policy.check(br#"{"model":"chars","input":[300]}"#).unwrap_err();
+//! assert_eq!(err.message(), "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.");
 //! # Ok::<(), embedguard::RequestError>(())
+//! ```
+//!
+//! A gateway with thirty models writes them in a models file instead (feature `models`,
+//! on by default; [`Policy::from_models_file`]):
+//!
+//! ```toml
+//! [[model]]
+//! name = "qwen3-embedding-8b"
+//! aliases = ["qwen3-embedding"]
+//! dimensions = 4096          # native size
+//! shorten = true             # accepts `dimensions`
+//! tokenizer = "tokenizers/qwen3/tokenizer.json"   # or "cl100k_base" (default) or "estimate"
+//! max_input_tokens = 32768
+//! max_inputs = 2048
+//! max_request_tokens = 300000
 //! ```
 //!
 //! # Example: vectors and the response
@@ -145,8 +208,19 @@
 //! Bodies come from anyone, so [`Policy::check`] is built for hostile bytes:
 //! time is linear in the body, JSON nesting is read without recursion and bounded by
 //! [`Limits::max_depth`], inputs are counted only up to the per-input limit, texts longer
-//! than 128 bytes per allowed token are rejected without counting, and the memory held
-//! is a small multiple of the body (texts without escapes are borrowed, not copied).
+//! than the model's bytes-per-input cap (for cl100k_base 128 bytes per allowed token, a
+//! proof; for other tokenizers 32, ours) are rejected without counting, and the memory
+//! held is a small multiple of the body (texts without escapes are borrowed, not copied).
+//!
+//! # Where things live
+//!
+//! One module per job, none importing another that imports it: `json` reads JSON and
+//! knows nothing of OpenAI; `input` reads the `input` member, the one place the reader
+//! meets a [`Vocabulary`]; `request` reads the members (rules 2 to 5); `tokens` is the
+//! [`Tokenizer`] seam every count and cut goes through; `profile` holds [`Model`] and
+//! [`Limits`]; `policy` applies the rules in order; `usage` is a leaf; `plan` splits a
+//! checked request into upstream calls; `response` checks the upstream's answers and
+//! writes what the client gets.
 //!
 //! ### Panics
 //!
@@ -168,6 +242,8 @@ mod estimate;
 mod http;
 mod input;
 mod json;
+#[cfg(feature = "models")]
+mod models_file;
 mod plan;
 mod policy;
 mod profile;
@@ -187,11 +263,13 @@ pub use duration::format_duration;
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
 pub use estimate::Estimate;
 pub use input::{Input, InputForm};
+#[cfg(feature = "models")]
+pub use models_file::ModelsFileError;
 pub use plan::{Part, Plan, Upstream};
 pub use policy::{Checked, OverLimit, Policy};
 pub use profile::{
     DEFAULT_MAX_TOKEN_BYTES, Limits, MAX_BODY_BYTES, MAX_DEPTH, MAX_INPUT_TOKENS, MAX_INPUTS,
-    MAX_REQUEST_TOKENS, Model, ModelLimits,
+    MAX_REQUEST_TOKENS, Model, ModelLimits, cl100k_base,
 };
 pub use request::EncodingFormat;
 pub use response::{

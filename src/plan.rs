@@ -230,7 +230,7 @@ impl Upstream {
             .map(|range| Part {
                 start: range.start,
                 token_counts: counts[range.clone()].to_vec(),
-                body: head.body(range),
+                body: head.body(range, overhead),
             })
             .collect();
         Ok(Plan {
@@ -390,9 +390,10 @@ impl BodyHead<'_, '_> {
         out.len()
     }
 
-    fn body(&self, range: Range<usize>) -> String {
+    /// The body of the inputs in `range`; `overhead` is [`BodyHead::overhead`].
+    fn body(&self, range: Range<usize>, overhead: usize) -> String {
         let inputs = &self.checked.inputs()[range];
-        let len = self.overhead()
+        let len = overhead
             + inputs.iter().map(json_input_len).sum::<usize>()
             + inputs.len().saturating_sub(1);
         let mut out = String::with_capacity(len);

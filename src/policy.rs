@@ -85,6 +85,72 @@ impl Policy {
         models.into_iter().fold(Policy::empty(), Policy::with_model)
     }
 
+    /// A policy serving the models of a models file (TOML; feature `models`), with
+    /// OpenAI's limits as their defaults. Tokenizer paths are relative to the file.
+    ///
+    /// Each model is a `[[model]]` table:
+    ///
+    /// | field | required | meaning |
+    /// |---|---|---|
+    /// | `name` | yes | the model's name |
+    /// | `aliases` | no | other names clients may use |
+    /// | `dimensions` | yes | the native vector size |
+    /// | `shorten` | no | whether `dimensions` is accepted (default `false`) |
+    /// | `tokenizer` | no | `"cl100k_base"` (default), `"estimate"` ([`Estimate`](crate::Estimate)), or a `tokenizer.json` path (feature `hf`) |
+    /// | `max_input_tokens` | no | tokens per input (default 8192) |
+    /// | `max_inputs` | no | inputs per request (default 2048) |
+    /// | `max_request_tokens` | no | tokens per request (default 300,000) |
+    /// | `max_input_bytes` | no | bytes per input counted at all (default: see [`Model::with_max_input_bytes`]) |
+    /// | `token_arrays` | no | token-array inputs accepted (default: yes, except for an estimate, which cannot) |
+    /// | `special_tokens` | no | for a `tokenizer.json`: whether the special tokens its post-processor adds are counted (default `true`) |
+    ///
+    /// Unknown fields are errors. The file lists every model served: OpenAI's are there
+    /// only when written in it (`tokenizer = "cl100k_base"`, the default).
+    ///
+    /// # Errors
+    ///
+    /// The first problem, naming the line, the model and the field; nothing is loaded
+    /// from a bad file.
+    #[cfg(feature = "models")]
+    pub fn from_models_file(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Policy, crate::ModelsFileError> {
+        crate::models_file::load(path.as_ref()).map(Policy::with_models)
+    }
+
+    /// [`Policy::from_models_file`] for text in hand; tokenizer paths are relative to
+    /// `dir`, and errors name the file `<models>`.
+    ///
+    /// ```
+    /// let policy = embedguard::Policy::from_models_toml(
+    ///     r#"
+    /// [[model]]
+    /// name = "gemini-embedding-001"
+    /// dimensions = 3072
+    /// shorten = true
+    /// tokenizer = "estimate"
+    /// max_input_tokens = 2048
+    /// max_inputs = 100
+    /// "#,
+    ///     std::path::Path::new("."),
+    /// )?;
+    /// let checked = policy.check(br#"{"model":"gemini-embedding-001","input":"hello world"}"#).unwrap();
+    /// assert_eq!(checked.token_counts(), &[3]);
+    /// assert!(!checked.exact());
+    /// # Ok::<(), embedguard::ModelsFileError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Policy::from_models_file`].
+    #[cfg(feature = "models")]
+    pub fn from_models_toml(
+        text: &str,
+        dir: &std::path::Path,
+    ) -> Result<Policy, crate::ModelsFileError> {
+        crate::models_file::parse(text, "<models>", dir).map(Policy::with_models)
+    }
+
     /// Adds a model, replacing any model of the same name.
     pub fn with_model(mut self, model: Model) -> Policy {
         self.profiles.retain(|p| p.model.name() != model.name());
@@ -119,9 +185,7 @@ impl Policy {
         for profile in &self.profiles {
             caps.max_inputs = caps.max_inputs.max(profile.limits.max_inputs);
             caps.max_input_tokens = caps.max_input_tokens.max(profile.limits.max_input_tokens);
-            if profile.model.token_arrays() {
-                caps.vocabulary = caps.vocabulary.union(&profile.vocabulary);
-            }
+            caps.vocabulary = caps.vocabulary.union(&profile.vocabulary);
         }
         if self.profiles.is_empty() {
             // No model: the request is rule 14 unless its shape fails first, judged as

@@ -335,8 +335,14 @@ pub struct ModelLimits {
     pub max_input_bytes: usize,
 }
 
-/// cl100k_base as a shared tokenizer: the default of every model.
-pub(crate) fn cl100k_base() -> Arc<dyn Tokenizer> {
+/// cl100k_base as a shared [`Tokenizer`]: the default of every model (the same tables
+/// as [`cl100k`](crate::cl100k), one instance for the whole process).
+///
+/// ```
+/// let cl100k = embedguard::cl100k_base();
+/// assert_eq!((cl100k.name(), cl100k.count("hello world")), ("cl100k_base", 2));
+/// ```
+pub fn cl100k_base() -> Arc<dyn Tokenizer> {
     static CL100K: OnceLock<Arc<dyn Tokenizer>> = OnceLock::new();
     CL100K
         .get_or_init(|| Arc::new(crate::tokens::Cl100kBase))

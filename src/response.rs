@@ -170,7 +170,9 @@ impl<'a> ResponseTarget<'a> {
 
 impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
     /// What a checked request asks for: its model as the client named it, the model's
-    /// native length, its encoding, its dimensions and its token counts.
+    /// native length, its encoding, its dimensions and its token counts; usage counted
+    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
+    /// estimates.
     ///
     /// ```
     /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
@@ -197,6 +199,11 @@ impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
         )
         .with_encoding_format(checked.encoding_format())
         .with_dimensions(checked.dimensions())
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
     }
 }
 
@@ -344,7 +351,8 @@ impl ResponseError {
 /// shortened), and usage summed from its token counts.
 ///
 /// The vectors are checked as an upstream's are: one per input, each of the target's
-/// length (or the native length, to be shortened), every value finite.
+/// length (or the native length, to be shortened), every value finite. A target without
+/// inputs is an error here as in [`merge_responses`]: a response has at least one vector.
 /// No JSON tree is built: the body is written straight into the string.
 ///
 /// ```

@@ -470,3 +470,118 @@ fn debug_output_holds_names_not_keys_or_digests() {
         .expect("known");
     assert_eq!(format!("{id:?}"), r#"KeyId { index: 0, name: "team-a" }"#);
 }
+
+#[test]
+fn huge_headers_and_large_sets() {
+    // A 1 MiB header: refused, not echoed.
+    let header = format!("Bearer sk-gateway-{}", "a".repeat(1 << 20));
+    let err = keys().check_header(Some(header.as_bytes())).unwrap_err();
+    assert_eq!(err.message(), "Incorrect API key provided.");
+    // 20,000 keys from a key file: built without a quadratic duplicate search, each found.
+    let set = KeySet::new();
+    let file: String = (0..20_000)
+        .map(|i| {
+            set.digest_line(&format!("sk-gateway-{i:08}"), &format!("owner {i}"))
+                .expect("line")
+                + "\n"
+        })
+        .collect();
+    let set = set.with_key_file(&file).expect("valid file");
+    assert_eq!(set.len(), 20_000);
+    for i in [0, 12_345, 19_999] {
+        let id = set
+            .check_header(Some(format!("Bearer sk-gateway-{i:08}").as_bytes()))
+            .expect("known key");
+        assert_eq!((id.index(), id.name()), (i, format!("owner {i}").as_str()));
+    }
+    let err = set
+        .with_key_file(&file[..file.find('\n').expect("a line")])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 1: the same key is already in the set, named `owner 0`"
+    );
+}
+
+/// One line of a generated key file, and whether the parser must accept it.
+#[derive(Debug, Clone)]
+enum Line {
+    Key(u16),
+    Comment(String),
+    Blank,
+    Garbage(String),
+}
+
+fn line_strategy() -> impl proptest::strategy::Strategy<Value = Line> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (0u16..50).prop_map(Line::Key),
+        1 => "[ -~]{0,20}".prop_map(|c| Line::Comment(format!("# {c}"))),
+        1 => Just(Line::Blank),
+        // Never valid: no `sha256:` tag (it starts with a letter other than `s`, `#` or space).
+        1 => "[a-rt-z][ -~]{0,80}".prop_map(Line::Garbage),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Against an oracle that knows each line's fate: accepted iff every line is a
+    /// comment, a blank or a new key; otherwise the error names the first bad line.
+    #[test]
+    fn key_files_against_an_oracle(lines in proptest::collection::vec(line_strategy(), 0..30)) {
+        let set = KeySet::new();
+        let mut text = String::new();
+        let mut seen = std::collections::HashMap::new();
+        let mut first_error: Option<String> = None;
+        let mut expected = Vec::new();
+        for (number, line) in lines.iter().enumerate() {
+            let line_text = match line {
+                Line::Key(k) => set
+                    .digest_line(&format!("sk-gateway-key{k:05}"), &format!("owner {k}"))
+                    .expect("line"),
+                Line::Comment(c) => c.clone(),
+                Line::Blank => String::new(),
+                Line::Garbage(g) => g.clone(),
+            };
+            text.push_str(&line_text);
+            text.push('\n');
+            if first_error.is_some() {
+                continue;
+            }
+            match line {
+                Line::Key(k) => {
+                    if let Some(first) = seen.get(k) {
+                        first_error = Some(format!(
+                            "line {}: the same key is already in the set, named `owner {first}`",
+                            number + 1
+                        ));
+                    } else {
+                        seen.insert(*k, *k);
+                        expected.push(*k);
+                    }
+                }
+                Line::Garbage(_) => {
+                    first_error = Some(format!(
+                        "line {}: expected `sha256:` then the key's digest in 64 hex digits (not the key itself)",
+                        number + 1
+                    ));
+                }
+                _ => {}
+            }
+        }
+        match (set.with_key_file(&text), first_error) {
+            (Ok(keys), None) => {
+                proptest::prop_assert_eq!(keys.len(), expected.len());
+                for (index, k) in expected.iter().enumerate() {
+                    let header = format!("Bearer sk-gateway-key{k:05}");
+                    let id = keys.check_header(Some(header.as_bytes())).expect("known key");
+                    proptest::prop_assert_eq!(id.index(), index);
+                    proptest::prop_assert_eq!(id.name(), format!("owner {k}"));
+                }
+            }
+            (Err(err), Some(message)) => proptest::prop_assert_eq!(err.to_string(), message),
+            (got, want) => proptest::prop_assert!(false, "got {:?}, want {:?}", got.map(|k| k.len()), want),
+        }
+    }
+}

@@ -421,3 +421,29 @@ fn the_types_a_handler_holds_are_send_sync_static() {
     assert_send_sync_static::<CheckedRequest>();
     assert_send_sync_static::<GuardRejection>();
 }
+
+#[test]
+fn the_extractor_runs_without_a_tokio_runtime() {
+    use axum::extract::FromRequest;
+    use std::future::Future;
+
+    // Polled by hand, with no runtime: a large body is checked in place, not offloaded
+    // (`spawn_blocking` would panic here).
+    let mut body = br#"{"model":"text-embedding-3-small","input":"hello world"}"#.to_vec();
+    body.splice(1..1, vec![b' '; embedguard::OFFLOAD_BYTES * 4]);
+    let request = request(Some(&format!("Bearer {KEY}")), Body::from(body));
+    let state = guard(Policy::openai());
+    let mut future = Box::pin(CheckedRequest::from_request(request, &state));
+    let mut context = Context::from_waker(std::task::Waker::noop());
+    let mut polls = 0;
+    let result = loop {
+        polls += 1;
+        assert!(polls < 1000, "the extractor never finished");
+        if let Poll::Ready(result) = future.as_mut().poll(&mut context) {
+            break result;
+        }
+    };
+    let request = result.expect("a valid request");
+    assert_eq!(request.key().name(), "team one");
+    assert_eq!(request.checked().usage().total_tokens, 2);
+}

@@ -36,7 +36,7 @@ fn check_the_example_request() {
     assert_eq!(
         stdout(&out),
         "{\"status\":200,\"model\":\"text-embedding-3-small\",\"encoding_format\":\"base64\",\"dimensions\":256,\
-         \"token_counts\":[8,7,11],\"usage\":{\"prompt_tokens\":26,\"total_tokens\":26}}\n"
+         \"token_counts\":[8,7,11],\"exact\":true,\"usage\":{\"prompt_tokens\":26,\"total_tokens\":26}}\n"
     );
 }
 
@@ -65,8 +65,18 @@ fn help_goes_to_stdout_and_exits_0() {
             "{text}"
         );
         for command in [
-            "embedguard check FILE|-",
-            "embedguard count FILE...",
+            "embedguard check [OPTIONS] FILE|-",
+            "embedguard count [--tokenizer T] FILE...",
+            "--models PATH",
+            "--max-inputs N",
+            "--max-input-tokens N",
+            "--max-request-tokens N",
+            "--max-body-bytes N",
+            "--max-depth N",
+            "--truncate",
+            "--allow-member NAME",
+            "--tokenizer T",
+            "\"exact\":true",
             "Exit status",
         ] {
             assert!(text.contains(command), "{flag}: no `{command}` in {text}");
@@ -77,7 +87,7 @@ fn help_goes_to_stdout_and_exits_0() {
 /// Each wrong usage says what was wrong, on stderr, and exits 2.
 #[test]
 fn wrong_usage_says_what_was_wrong() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 11] = [
         (&[], "embedguard: no command given"),
         (
             &["check"],
@@ -91,6 +101,30 @@ fn wrong_usage_says_what_was_wrong() {
         (
             &["frobnicate", "x"],
             "embedguard: unknown command `frobnicate`",
+        ),
+        (
+            &["check", "--frob", "x"],
+            "embedguard check: unknown option `--frob`",
+        ),
+        (
+            &["check", "x", "--models"],
+            "embedguard check: --models needs a value",
+        ),
+        (
+            &["check", "--max-inputs", "many", "x"],
+            "embedguard check: --max-inputs takes a non-negative integer, not `many`",
+        ),
+        (
+            &["check", "--max-input-tokens", "-1", "x"],
+            "embedguard check: --max-input-tokens takes a non-negative integer, not `-1`",
+        ),
+        (
+            &["count", "--tokenizer"],
+            "embedguard count: --tokenizer needs a value",
+        ),
+        (
+            &["count", "--tokenizer", "estimate"],
+            "embedguard count: missing FILE",
         ),
     ];
     for (args, message) in cases {
@@ -126,4 +160,153 @@ fn count_prints_each_file() {
         })
         .collect();
     assert_eq!(stdout(&out), expected);
+}
+
+/// A scratch directory of this test binary's own.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn check_with_a_models_file() {
+    let dir = scratch("models");
+    let models = dir.join("models.toml");
+    std::fs::write(
+        &models,
+        "[[model]]\nname = \"gemini-embedding-001\"\ndimensions = 3072\ntokenizer = \"estimate\"\nmax_input_tokens = 4\n\n\
+         [[model]]\nname = \"text-embedding-3-small\"\ndimensions = 1536\nshorten = true\n",
+    )
+    .unwrap();
+    let models = models.to_str().unwrap();
+    let out = run(
+        &["check", "--models", models, "-"],
+        Some(br#"{"model":"gemini-embedding-001","input":["hello world","abc"]}"#),
+    );
+    assert_eq!(
+        stdout(&out),
+        "{\"status\":200,\"model\":\"gemini-embedding-001\",\"encoding_format\":\"float\",\"dimensions\":null,\
+         \"token_counts\":[3,1],\"exact\":false,\"usage\":{\"prompt_tokens\":4,\"total_tokens\":4}}\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // The profile's own limit, in its own tokens.
+    let out = run(
+        &["check", "-", "--models", models],
+        Some(br#"{"model":"gemini-embedding-001","input":"seventeen bytes!!"}"#),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "{\"status\":400,\"error\":{\"message\":\"Invalid 'input': maximum context length is 4 tokens.\",\
+         \"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}\n"
+    );
+    // Only the file's models.
+    let out = run(
+        &["check", "--models", models, "-"],
+        Some(br#"{"model":"text-embedding-3-large","input":"a"}"#),
+    );
+    assert!(
+        stdout(&out).starts_with("{\"status\":404,"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A bad file: its error, exit 2, nothing on stdout.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[model]]\nname = \"m\"\ndimensions = \"wide\"\n").unwrap();
+    let out = run(
+        &["check", "--models", bad.to_str().unwrap(), "-"],
+        Some(b"{}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "embedguard: {}:3: model `m`, field `dimensions`: invalid type: string \"wide\", expected a non-negative integer\n\
+             Run `embedguard --help` for usage.\n",
+            bad.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_with_limits_and_truncation() {
+    let body = br#"{"model":"text-embedding-3-small","input":["hello big world","hi"]}"#;
+    let out = run(&["check", "--max-input-tokens", "2", "-"], Some(body));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("maximum context length is 2 tokens."),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        &["check", "--max-input-tokens", "2", "--truncate", "-"],
+        Some(body),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "{\"status\":200,\"model\":\"text-embedding-3-small\",\"encoding_format\":\"float\",\"dimensions\":null,\
+         \"token_counts\":[2,1],\"exact\":true,\"usage\":{\"prompt_tokens\":3,\"total_tokens\":3},\"truncated\":[0]}\n"
+    );
+    let out = run(&["check", "--max-inputs", "1", "-"], Some(body));
+    assert!(
+        stdout(&out).contains("'$.input' is invalid."),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["check", "--max-request-tokens", "3", "-"], Some(body));
+    assert!(
+        stdout(&out).contains("Requested 4 tokens, max 3 tokens per request"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["check", "--max-body-bytes", "10", "-"], Some(body));
+    assert!(
+        stdout(&out).starts_with("{\"status\":413,"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["check", "--max-depth", "1", "-"], Some(body));
+    assert!(
+        stdout(&out).contains("could not parse the JSON body"),
+        "{}",
+        stdout(&out)
+    );
+    let with_member = br#"{"model":"text-embedding-3-small","input":"a","metadata":{"k":1}}"#;
+    let out = run(&["check", "-"], Some(with_member));
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(
+        &["check", "--allow-member", "metadata", "-"],
+        Some(with_member),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn count_with_a_named_tokenizer() {
+    let dir = scratch("count");
+    let file = dir.join("text.txt");
+    std::fs::write(&file, "hello world, 日本語").unwrap();
+    let path = file.to_str().unwrap();
+    let out = run(&["count", "--tokenizer", "estimate", path], None);
+    assert_eq!(stdout(&out), format!("6 {path}\n"));
+    let out = run(&["count", path, "--tokenizer", "cl100k_base"], None);
+    let cl100k = embedguard::cl100k().count("hello world, 日本語");
+    assert_eq!(stdout(&out), format!("{cl100k} {path}\n"));
+}
+
+#[test]
+fn a_tokenizer_file_needs_the_hf_feature() {
+    let out = run(&["count", "--tokenizer", "tok.json", "Cargo.toml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "embedguard count: tok.json: a tokenizer.json needs the `hf` feature (this build has none)\n\
+         Run `embedguard --help` for usage.\n"
+    );
 }

@@ -138,3 +138,98 @@ fn report_ms_per_mb() {
         );
     }
 }
+
+/// A body of `len` bytes or a little more: the model, an input, then distinct unknown
+/// members (the shortest names there are), optionally after one long escaped key (a
+/// quarter of the body, so both sizes are made alike).
+fn member_names_body(len: usize, long_escaped_key: bool) -> Vec<u8> {
+    let mut body = format!(r#"{{"model":"{}","input":"x""#, common::MODEL);
+    if long_escaped_key {
+        // `\u0061` again and again: decoded once, hashed once, never read again.
+        body.push_str(",\"");
+        body.push_str(&"\\u0061".repeat(len / 4 / 6));
+        body.push_str("\":0");
+    }
+    for name in common::short_names() {
+        if body.len() >= len {
+            break;
+        }
+        body.push_str(&format!(r#","{name}":0"#));
+    }
+    body.push('}');
+    body.into_bytes()
+}
+
+/// Best-of-`runs` milliseconds per MB of checking `body` (answer: the first unknown member),
+/// each run starting with the caches cold: a 4 MB body left in a 32 MiB cache by the run
+/// before would otherwise be read from the cache, a 32 MB one never.
+fn ms_per_mb(policy: &embedguard::Policy, body: &[u8], runs: usize, evict: &mut [u8]) -> f64 {
+    let best = (0..runs)
+        .map(|_| {
+            for (i, byte) in evict.iter_mut().enumerate() {
+                *byte = byte.wrapping_add(i as u8);
+            }
+            std::hint::black_box(&*evict);
+            let start = cpu_time();
+            let err = policy.check(std::hint::black_box(body)).unwrap_err();
+            let elapsed = cpu_time().saturating_sub(start);
+            assert!(
+                err.message()
+                    .starts_with("Unrecognized request argument supplied: "),
+                "{}",
+                err.message()
+            );
+            elapsed
+        })
+        .min()
+        .unwrap_or_default();
+    best.as_secs_f64() * 1000.0 / (body.len() as f64 / 1e6)
+}
+
+/// This thread's CPU time (Linux: `/proc/thread-self/schedstat`, in ns), else the wall
+/// clock: the other tests of this binary and the rest of the machine change the wall
+/// clock far more than the CPU time.
+fn cpu_time() -> std::time::Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(std::time::Duration::from_nanos)
+        .unwrap_or_else(|| START.get_or_init(std::time::Instant::now).elapsed())
+}
+
+/// Duplicate detection among unknown member names is linear: the cost per MB at about
+/// 32 MB is within 1.3x of the cost at about 4 MB (it was 3x when every probe and every
+/// growth read names again from the body), with or without one long escaped key.
+/// Best of several runs of each in CPU time, caches cold, interleaved, so a busy machine
+/// slows both alike.
+#[test]
+fn member_names_cost_the_same_per_mb_at_4_and_32_mb() {
+    if cfg!(debug_assertions) {
+        eprintln!("skipped: timing needs a release build (cargo test --release)");
+        return;
+    }
+    let policy = embedguard::Policy::openai();
+    let mut evict = vec![0u8; 96 << 20];
+    for long_key in [false, true] {
+        let small = member_names_body(4_000_000, long_key);
+        let large = member_names_body(32_000_000, long_key);
+        let (mut best_small, mut best_large) = (f64::MAX, f64::MAX);
+        for _ in 0..5 {
+            best_small = best_small.min(ms_per_mb(&policy, &small, 3, &mut evict));
+            best_large = best_large.min(ms_per_mb(&policy, &large, 1, &mut evict));
+        }
+        let ratio = best_large / best_small;
+        eprintln!(
+            "member names (long escaped key: {long_key}): {best_small:.1} ms/MB at {} bytes, \
+             {best_large:.1} ms/MB at {} bytes, ratio {ratio:.2}",
+            small.len(),
+            large.len()
+        );
+        assert!(
+            ratio <= 1.3,
+            "not linear (long escaped key: {long_key}): {best_small:.1} ms/MB at 4 MB, \
+             {best_large:.1} ms/MB at 32 MB ({ratio:.2}x)"
+        );
+    }
+}

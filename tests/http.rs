@@ -67,3 +67,37 @@ fn extra_headers_are_appended_in_order_and_invalid_ones_left_out() {
     assert_eq!(limits, ["60", "61"]);
     assert_eq!(response.body(), &err.to_json());
 }
+
+#[test]
+fn a_rate_limit_429_with_its_headers() {
+    use embedguard::{Budget, BudgetStore, MemoryStore};
+
+    let keys = KeySet::new()
+        .with_named_key("sk-gateway-abcd1234", "team-a")
+        .expect("valid");
+    let id = keys
+        .check_header(Some(b"Bearer sk-gateway-abcd1234"))
+        .expect("known key");
+    let budget = Budget::new().with_tokens_per_minute(1000);
+    let store = MemoryStore::new();
+    let key = id.index().to_string();
+    let Ok(first) = store.admit(&key, &budget, 600, 0);
+    assert!(first.is_admitted());
+    let Ok(second) = store.admit(&key, &budget, 600, 0);
+    let err = second
+        .error("text-embedding-3-small", id.name())
+        .expect("refused");
+    let response = err.to_http_response_with(second.headers());
+    assert_eq!(response.status(), http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response.body(),
+        r#"{"error":{"message":"Rate limit reached for text-embedding-3-small in organization team-a on tokens per min (TPM): Limit 1000, Used 600, Requested 600. Please try again in 12s. Visit https://platform.openai.com/account/rate-limits to learn more.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#
+    );
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "application/json");
+    for (name, value) in second.headers() {
+        assert_eq!(headers[name], value.as_str(), "{name}");
+    }
+    assert_eq!(headers.len(), 1 + second.headers().len());
+    assert_eq!(headers["retry-after-ms"], "12000");
+}

@@ -381,3 +381,75 @@ fn a_body_at_the_limit_is_split_to_stay_within_the_upstreams_limit() {
     // As full as it can be: the first call ends where one more input would not fit.
     assert_eq!(plan.parts()[1].len(), 1);
 }
+
+/// The same at full size: a valid body of exactly 64 MiB (the default limit), relayed
+/// to an upstream with the same limit.
+#[test]
+fn a_valid_64_mib_body_is_split_within_an_upstreams_64_mib() {
+    const LIMIT: usize = embedguard::MAX_BODY_BYTES;
+    // 2048 arrays of 5-digit ids ("12345," is 6 bytes); then 5-digit ids become 6-digit
+    // ones (100000) one at a time until the body is exactly the limit.
+    let head = r#"{"model":"text-embedding-3-small","input":["#;
+    let tail = "]}";
+    // An input of k ids is 6k + 1 bytes; inputs are separated by commas.
+    let per_input = (LIMIT - head.len() - tail.len() - 2047) / 2048;
+    let ids_each = (per_input - 1) / 6;
+    let mut inputs = vec![vec!["12345"; ids_each]; 2048];
+    let len = |inputs: &[Vec<&str>]| {
+        head.len()
+            + tail.len()
+            + inputs
+                .iter()
+                .map(|ids| 2 + ids.iter().map(|id| id.len() + 1).sum::<usize>() - 1)
+                .sum::<usize>()
+            + inputs.len()
+            - 1
+    };
+    let mut missing = LIMIT.checked_sub(len(&inputs)).unwrap();
+    'fill: for ids in &mut inputs {
+        for id in ids.iter_mut() {
+            if missing == 0 {
+                break 'fill;
+            }
+            *id = "100000";
+            missing -= 1;
+        }
+    }
+    let mut body = String::with_capacity(LIMIT);
+    body.push_str(head);
+    for (i, ids) in inputs.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push('[');
+        body.push_str(&ids.join(","));
+        body.push(']');
+    }
+    body.push_str(tail);
+    assert_eq!(body.len(), LIMIT);
+    drop(inputs);
+
+    let policy = Policy::openai()
+        .with_limits(embedguard::Limits::openai().with_max_request_tokens(usize::MAX));
+    let checked = policy.check(body.as_bytes()).unwrap();
+    let upstream = Upstream::openai()
+        .with_max_tokens_per_call(usize::MAX)
+        .with_encoding_format(Some(EncodingFormat::Base64));
+    let unplanned = upstream.plan(&checked).unwrap();
+    assert_eq!(unplanned.parts()[0].body().len(), LIMIT + 27);
+    drop(unplanned);
+    let plan = upstream
+        .with_max_body_bytes_per_call(LIMIT)
+        .plan(&checked)
+        .unwrap();
+    assert_eq!(plan.parts().len(), 2);
+    let mut next = 0;
+    for part in plan.parts() {
+        assert!(part.body().len() <= LIMIT);
+        assert_eq!(part.start(), next);
+        let again = policy.check(part.body().as_bytes()).unwrap();
+        assert_eq!(again.token_counts(), part.token_counts());
+        next = part.range().end;
+    }
+    assert_eq!(next, 2048);
+}

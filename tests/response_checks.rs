@@ -3,8 +3,9 @@
 //! Valid split answers merge; any one corruption of them is the named error, never a 200.
 
 use embedguard::{
-    EncodingFormat, ResponseError, ResponseTarget, UpstreamPart, Usage, VectorError,
+    EncodingFormat, ResponseError, ResponseTarget, UpstreamPart, Usage, UsageSource, VectorError,
     decode_response, encode_base64, encode_float_array, encode_response, merge_responses,
+    merge_responses_into,
 };
 use proptest::prelude::*;
 
@@ -275,6 +276,40 @@ proptest! {
         let len = case.dimensions.unwrap_or(case.native);
         prop_assert!(read.vectors.iter().all(|v| v.len() == len));
         prop_assert_eq!(read.vectors.len(), case.counts.len());
+    }
+
+    #[test]
+    fn prop_an_estimate_models_usage_is_the_upstreams_where_reported(
+        case in case(),
+        usage in prop::collection::vec(prop::option::of((0u32..5, 0u32..5)), 5),
+    ) {
+        let mut out = String::new();
+        let bodies = case.bodies(&usage);
+        let parts: Vec<UpstreamPart<'_>> = case
+            .starts
+            .iter()
+            .zip(&bodies)
+            .map(|(&start, body)| UpstreamPart::new(start, body.as_bytes()))
+            .collect();
+        let target = case.target().with_usage_source(UsageSource::Upstream);
+        let got = merge_responses_into(&parts, &target, &mut out).unwrap();
+        // Per part: the upstream's usage unless absent or zero prompt tokens (a zero total
+        // is the prompt's); else the part's own counts.
+        let mut expected = Usage::default();
+        for (p, &start) in case.starts.iter().enumerate() {
+            let end = case.starts.get(p + 1).copied().unwrap_or(case.counts.len());
+            let own: usize = case.counts[start..end].iter().sum();
+            let (prompt, total) = match usage.get(p).copied().flatten() {
+                Some((prompt, total)) if prompt > 0 => {
+                    (prompt as usize, if total > 0 { total as usize } else { prompt as usize })
+                }
+                _ => (own, own),
+            };
+            expected.prompt_tokens += prompt;
+            expected.total_tokens += total;
+        }
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(decode_response(out.as_bytes()).unwrap().usage, Some(expected));
     }
 
     #[test]

@@ -607,3 +607,40 @@ fn model_is_written_as_a_json_string() {
         Some("we\"ird\\model\n")
     );
 }
+
+#[test]
+fn a_check_of_an_estimate_model_takes_the_upstreams_usage() {
+    let policy = Policy::openai().with_model(
+        embedguard::Model::new("gemini-embedding-001", 2)
+            .with_tokenizer(std::sync::Arc::new(embedguard::Estimate::new())),
+    );
+    // 11 bytes and 1 byte: estimates of 3 and 1 tokens.
+    let checked = policy
+        .check(br#"{"model":"gemini-embedding-001","input":["hello world","h"]}"#)
+        .unwrap();
+    assert!(!checked.exact());
+    assert_eq!(checked.token_counts(), &[3, 1]);
+    let target = ResponseTarget::from(&checked);
+    assert_eq!(target.usage_source(), UsageSource::Upstream);
+    let answer = |usage: &str| {
+        let body = format!(
+            r#"{{"object":"list","data":[{{"index":0,"embedding":[1.0,0.0]}},{{"index":1,"embedding":[0.0,1.0]}}]{usage}}}"#
+        );
+        let out = transcode_response(body.as_bytes(), &target).unwrap();
+        decode_response(out.as_bytes()).unwrap().usage.unwrap()
+    };
+    assert_eq!(
+        answer(r#","usage":{"prompt_tokens":5,"total_tokens":5}"#),
+        Usage::from_counts(&[5])
+    );
+    assert_eq!(answer(""), Usage::from_counts(&[4]));
+    // The same request to an exact model: its own count, whatever the upstream says.
+    let exact = Policy::openai()
+        .with_model(embedguard::Model::new("gemini-embedding-001", 2))
+        .check(br#"{"model":"gemini-embedding-001","input":["hello world","h"]}"#)
+        .unwrap();
+    assert_eq!(
+        ResponseTarget::from(&exact).usage_source(),
+        UsageSource::Counted
+    );
+}

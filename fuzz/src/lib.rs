@@ -603,8 +603,8 @@ pub fn keys() -> &'static embedguard::KeySet {
 /// characters, at most 64, printable ASCII; all `*` up to 8).
 pub fn check_header_and_verify(header: &[u8]) {
     match keys().check_header(Some(header)) {
-        Ok(index) => {
-            assert_eq!(index, 0);
+        Ok(id) => {
+            assert_eq!(id.index(), 0);
             let text = std::str::from_utf8(header).expect("the accepted header is ASCII");
             assert!(text.trim().ends_with(GATEWAY_KEY));
         }

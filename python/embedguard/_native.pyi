@@ -344,8 +344,8 @@ class ResponseTarget:
     def __new__(
         cls,
         model: str,
-        native_dimensions: int,
         token_counts: Sequence[int],
+        native_dimensions: int,
         *,
         encoding_format: _EncodingFormat = "float",
         dimensions: Optional[int] = None,
