@@ -344,7 +344,6 @@ class ResponseTarget:
     def __new__(
         cls,
         model: str,
-        native_dimensions: int,
         token_counts: Sequence[int],
         *,
         encoding_format: _EncodingFormat = "float",

@@ -190,18 +190,22 @@ def test_dimensions_unsupported_upstream_are_shortened_by_merge():
 
 
 def test_response_errors_word_for_word():
-    target = embedguard.ResponseTarget("m", 1, [1, 1])
+    target = embedguard.ResponseTarget("m", [1, 1], 1)
     cases = [
         ([(0, answer([[1.0]]))], "upstream response 0 has no item with index 1"),
         ([(0, b"{")], "upstream response 0 is not a valid embeddings response: EOF while parsing an object at line 1 column 1"),
         ([], "no upstream responses to merge"),
         ([(1, answer([[1.0]]))], "upstream response 0 starts at input 1: responses must start at input 0 and go up, each answering at least one input, all below input 2"),
         ([(0, answer([[1.0], [1.0, 2.0]]))], "the vector for input 1 has length 2, expected 1"),
+        ([(0, answer([[1.0], [float("nan")]], fmt="base64"))], "the vector for input 1: value 0 is NaN, which has no JSON form"),
     ]
     for parts, message in cases:
         with pytest.raises(embedguard.ResponseError) as caught:
             embedguard.merge_responses(parts, target)
         assert str(caught.value) == message
+    # An exact model's usage is the gateway's count, never the upstream's.
+    merged = json.loads(embedguard.merge_responses([(0, answer([[1.0], [1.0]], usage=999999999))], target))
+    assert merged["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
     with pytest.raises(TypeError, match="not a .start, body. tuple"):
         embedguard.merge_responses([answer([[1.0]])], target)
     with pytest.raises(TypeError, match="a target is a Checked request or a ResponseTarget"):
@@ -216,9 +220,9 @@ def test_transcode_decode_and_encode_round_trip():
     assert [list(v) for v in read.vectors] == [[f32(x) for x in v] for v in vectors]
     assert read.usage == checked.usage and read.model == MODEL
     assert embedguard.encode_response(read.vectors, checked) == out
-    target = embedguard.ResponseTarget(MODEL, 2, [1, 1], encoding_format="float", dimensions=1)
+    target = embedguard.ResponseTarget(MODEL, [1, 1], 2, encoding_format="float", dimensions=1)
     assert json.loads(embedguard.encode_response(vectors, target))["data"][1]["embedding"] == [1.0]
-    assert repr(target) == "ResponseTarget('text-embedding-3-small', 2, [1, 1], encoding_format='float', dimensions=1)"
+    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], 2, encoding_format='float', dimensions=1)"
     assert target.native_dimensions == 2 and target.usage == "counted"
 
 
