@@ -15,8 +15,8 @@ PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$PY" -m pip install --quiet --disable-pip-version-check ./python
 # The suite's own needs: tiktoken as the counting oracle, numpy for the buffer tests,
-# LiteLLM's proxy for the hook example.
-"$PY" -m pip install --quiet --disable-pip-version-check pytest tiktoken numpy 'litellm[proxy]'
+# LiteLLM's proxy for the hook example, mypy for the stubs.
+"$PY" -m pip install --quiet --disable-pip-version-check pytest mypy tiktoken numpy 'litellm[proxy]'
 
 # Tested as installed: pytest runs from the tests folder, never importing python/embedguard.
 cd python/tests

@@ -10,8 +10,10 @@ __all__ = [
     "AuthenticationError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RateLimitError",
     "ResponseError",
     "VectorError",
+    "KeySetError",
     "MalformedKeyError",
 ]
 
@@ -23,7 +25,7 @@ class RequestError(Exception):
     ``message``, ``type``, ``param`` and ``code`` are the envelope's fields, ``detail``
     says for logs which input and why. Each status has its subclass:
     ``BadRequestError`` (400), ``AuthenticationError`` (401), ``NotFoundError`` (404),
-    ``PayloadTooLargeError`` (413).
+    ``PayloadTooLargeError`` (413), ``RateLimitError`` (429).
 
     >>> import embedguard
     >>> try:
@@ -88,6 +90,10 @@ class PayloadTooLargeError(RequestError):
     """413: the body is larger than the policy allows."""
 
 
+class RateLimitError(RequestError):
+    """429: over a rate limit or budget."""
+
+
 class ResponseError(ValueError):
     """An upstream response that could not be read, transcoded or merged."""
 
@@ -96,5 +102,9 @@ class VectorError(ValueError):
     """A vector that could not be encoded, decoded or shortened."""
 
 
-class MalformedKeyError(ValueError):
-    """A gateway key without the gateway's format (``sk-gateway-`` and 8+ letters or digits)."""
+class KeySetError(ValueError):
+    """A key, key name, key format or key file line that a ``KeySet`` refuses."""
+
+
+class MalformedKeyError(KeySetError):
+    """A gateway key without the set's format (by default ``sk-gateway-`` and 8+ letters or digits)."""

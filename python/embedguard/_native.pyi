@@ -1,19 +1,55 @@
 # Type stubs of the native module (python/src/*.rs); the docstrings live there, and
 # help() shows them.
 import array
-from typing import Iterable, Iterator, Literal, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
-from typing_extensions import Buffer  # noqa: F401 (only for type checkers)
+from typing_extensions import Buffer, Self  # only for type checkers
 
-Body = Union[bytes, bytearray, memoryview, str]
+__all__ = [
+    "Limits",
+    "Model",
+    "Policy",
+    "Checked",
+    "Usage",
+    "KeySet",
+    "KeyFormat",
+    "KeyId",
+    "Cl100k",
+    "Plan",
+    "Part",
+    "ResponseTarget",
+    "Embeddings",
+    "cl100k",
+    "mask_key",
+    "plan",
+    "merge_responses",
+    "transcode_response",
+    "encode_response",
+    "decode_response",
+    "encode_base64",
+    "decode_base64",
+    "encode_float_array",
+    "shorten",
+    "base64_len",
+    "MAX_INPUTS",
+    "MAX_INPUT_TOKENS",
+    "MAX_REQUEST_TOKENS",
+    "MAX_BODY_BYTES",
+    "MAX_DEPTH",
+    "ECHO_LIMIT",
+    "KEY_PREFIX",
+    "KEY_MIN_SECRET_LEN",
+]
+
+_Body = Union[bytes, bytearray, memoryview, str]
 """A request or response body: bytes as sent, or a str (encoded as UTF-8)."""
 
-Vector = Union["Buffer", Sequence[float]]
+_Vector = Union["Buffer", Sequence[float]]
 """A buffer of float32 or float64 values (array.array, numpy arrays), or numbers."""
 
-EncodingFormat = Literal["float", "base64"]
-OverLimit = Literal["reject", "truncate"]
-InputForm = Literal["string", "strings", "token_array", "token_arrays"]
+_EncodingFormat = Literal["float", "base64"]
+_OverLimit = Literal["reject", "truncate"]
+_InputForm = Literal["string", "strings", "token_array", "token_arrays"]
 
 MAX_INPUTS: int
 MAX_INPUT_TOKENS: int
@@ -24,18 +60,19 @@ ECHO_LIMIT: int
 KEY_PREFIX: str
 KEY_MIN_SECRET_LEN: int
 
+@final
 class Limits:
     """The limits a Policy enforces; immutable (replace makes a changed copy)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
-        max_inputs: int = 2048,
-        max_input_tokens: int = 8192,
-        max_request_tokens: int = 300_000,
-        max_body_bytes: int = 67_108_864,
-        max_depth: int = 128,
-    ) -> None: ...
+        max_inputs: int = ...,
+        max_input_tokens: int = ...,
+        max_request_tokens: int = ...,
+        max_body_bytes: int = ...,
+        max_depth: int = ...,
+    ) -> Self: ...
     @staticmethod
     def openai() -> Limits: ...
     def replace(
@@ -57,29 +94,54 @@ class Limits:
     def max_body_bytes(self) -> int: ...
     @property
     def max_depth(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Model:
-    """An embedding model a policy accepts (all count with cl100k_base)."""
+    """An embedding model a policy accepts: names, vectors, tokenizer, own limits."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str,
         native_dimensions: int,
         *,
         dimensions: bool = False,
         aliases: Optional[Iterable[str]] = None,
-    ) -> None: ...
+        tokenizer: Literal["cl100k_base", "estimate"] = "cl100k_base",
+        token_arrays: bool = True,
+        max_inputs: Optional[int] = None,
+        max_input_tokens: Optional[int] = None,
+        max_request_tokens: Optional[int] = None,
+        max_input_bytes: Optional[int] = None,
+    ) -> Self: ...
+    @staticmethod
+    def openai() -> list[Model]: ...
     @property
     def name(self) -> str: ...
+    @property
+    def aliases(self) -> list[str]: ...
     @property
     def native_dimensions(self) -> int: ...
     @property
     def dimensions_allowed(self) -> bool: ...
+    @property
+    def tokenizer(self) -> str: ...
+    @property
+    def exact(self) -> bool: ...
+    @property
+    def token_arrays(self) -> bool: ...
+    @property
+    def max_inputs(self) -> Optional[int]: ...
+    @property
+    def max_input_tokens(self) -> Optional[int]: ...
+    @property
+    def max_request_tokens(self) -> Optional[int]: ...
+    @property
+    def max_input_bytes(self) -> Optional[int]: ...
     def answers_to(self, name: str) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
 
+@final
 class Policy:
     """What a gateway accepts; immutable. The entry point: check()."""
 
@@ -92,7 +154,7 @@ class Policy:
         max_request_tokens: Optional[int] = None,
         max_body_bytes: Optional[int] = None,
         max_depth: Optional[int] = None,
-        over_limit: OverLimit = "reject",
+        over_limit: _OverLimit = "reject",
         allow_members: Optional[Iterable[str]] = None,
     ) -> Policy: ...
     @staticmethod
@@ -104,33 +166,37 @@ class Policy:
         max_request_tokens: Optional[int] = None,
         max_body_bytes: Optional[int] = None,
         max_depth: Optional[int] = None,
-        over_limit: OverLimit = "reject",
+        over_limit: _OverLimit = "reject",
         allow_members: Optional[Iterable[str]] = None,
     ) -> Policy: ...
     def with_model(self, model: Model) -> Policy: ...
     def with_limits(self, limits: Limits) -> Policy: ...
-    def with_over_limit(self, over_limit: OverLimit) -> Policy: ...
+    def with_over_limit(self, over_limit: _OverLimit) -> Policy: ...
     def allow_member(self, name: str) -> Policy: ...
     @property
     def limits(self) -> Limits: ...
     @property
-    def over_limit(self) -> OverLimit: ...
+    def over_limit(self) -> _OverLimit: ...
+    @property
+    def models(self) -> list[Model]: ...
     def model(self, name: str) -> Optional[Model]: ...
-    def check(self, body: Body) -> Checked:
+    def check(self, body: _Body) -> Checked:
         """Checks a request body; raises RequestError (a subclass per status)."""
 
+@final
 class Usage:
     """A request's token usage, as OpenAI reports it."""
 
-    def __init__(self, prompt_tokens: int, total_tokens: int) -> None: ...
+    def __new__(cls, prompt_tokens: int, total_tokens: int) -> Self: ...
     @property
     def prompt_tokens(self) -> int: ...
     @property
     def total_tokens(self) -> int: ...
     def to_dict(self) -> dict[str, int]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Checked:
     """A request that passed every check, with each input's exact token count."""
 
@@ -143,13 +209,13 @@ class Checked:
     @property
     def model_spec(self) -> Model: ...
     @property
-    def encoding_format(self) -> EncodingFormat: ...
+    def encoding_format(self) -> _EncodingFormat: ...
     @property
     def dimensions(self) -> Optional[int]: ...
     @property
     def user(self) -> Optional[str]: ...
     @property
-    def input_form(self) -> InputForm: ...
+    def input_form(self) -> _InputForm: ...
     @property
     def inputs(self) -> list[Union[str, list[int]]]: ...
     @property
@@ -160,17 +226,59 @@ class Checked:
     def extra_members(self) -> dict[str, str]: ...
     def __len__(self) -> int: ...
 
-class KeySet:
-    """The gateway's keys, checked against Authorization header values in constant time."""
+@final
+class KeyFormat:
+    """What a gateway key looks like: a prefix, then enough characters from a set."""
 
-    def __init__(self, keys: Optional[Iterable[str]] = None) -> None: ...
-    def with_key(self, key: str) -> KeySet: ...
-    def check_header(self, value: Union[str, bytes, bytearray, None], /) -> int:
-        """The position of the matching key; raises AuthenticationError (401)."""
+    def __new__(
+        cls,
+        prefix: str = ...,
+        *,
+        secret_chars: Optional[str] = None,
+        min_secret_len: Optional[int] = None,
+    ) -> Self: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def min_secret_len(self) -> int: ...
+    def matches(self, key: Union[str, bytes]) -> bool: ...
+
+@final
+class KeyId:
+    """Who a key belongs to: its name and position, never the key."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class KeySet:
+    """The gateway's keys as SHA-256 digests, checked in constant time."""
+
+    def __new__(
+        cls,
+        keys: Union[Iterable[str], Mapping[str, str], None] = None,
+        *,
+        format: Optional[KeyFormat] = None,
+        key_file: Optional[str] = None,
+    ) -> Self: ...
+    def with_key(self, key: str, name: Optional[str] = None) -> KeySet: ...
+    def with_key_file(self, text: str) -> KeySet: ...
+    def digest_line(self, key: str, name: str) -> str: ...
+    @property
+    def format(self) -> KeyFormat: ...
+    @property
+    def names(self) -> list[str]: ...
+    def check_header(self, value: Union[str, bytes, bytearray, None], /) -> KeyId:
+        """Who the key belongs to; raises AuthenticationError (401)."""
     def __len__(self) -> int: ...
 
 def mask_key(key: Union[str, bytes, bytearray]) -> Optional[str]: ...
 
+@final
 class Cl100k:
     """The cl100k_base tokenizer, as tiktoken's encode_ordinary."""
 
@@ -185,6 +293,7 @@ class Cl100k:
 
 def cl100k() -> Cl100k: ...
 
+@final
 class Part:
     """One upstream call: a run of consecutive inputs and its request body."""
 
@@ -200,57 +309,64 @@ class Part:
     def usage(self) -> Usage: ...
     def __len__(self) -> int: ...
 
+@final
 class Plan:
     """A request split into upstream calls, in input order."""
 
     @property
     def parts(self) -> list[Part]: ...
     @property
-    def encoding_format(self) -> EncodingFormat: ...
+    def encoding_format(self) -> _EncodingFormat: ...
     @property
     def shorten_to(self) -> Optional[int]: ...
     @property
     def usage(self) -> Usage: ...
-    def merge(self, responses: Iterable[Body]) -> str: ...
+    def merge(self, responses: Iterable[_Body]) -> str: ...
     def __len__(self) -> int: ...
-    def __getitem__(self, index: int) -> Part: ...
+    def __getitem__(self, index: int, /) -> Part: ...
     def __iter__(self) -> Iterator[Part]: ...
 
 def plan(
     checked: Checked,
     *,
-    max_inputs: int = 2048,
-    max_tokens: int = 300_000,
+    max_inputs: int = ...,
+    max_tokens: int = ...,
+    max_body_bytes: Optional[int] = None,
     model: Optional[str] = None,
-    encoding_format: Optional[EncodingFormat] = None,
+    encoding_format: Optional[_EncodingFormat] = None,
     dimensions: bool = True,
 ) -> Plan: ...
 
+@final
 class ResponseTarget:
-    """What a response must follow: model, token counts, native length, encoding, dimensions."""
+    """What a response must follow: model, encoding, dimensions, token counts."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         model: str,
-        token_counts: Sequence[int],
         native_dimensions: int,
+        token_counts: Sequence[int],
         *,
-        encoding_format: EncodingFormat = "float",
+        encoding_format: _EncodingFormat = "float",
         dimensions: Optional[int] = None,
-    ) -> None: ...
+        usage: Literal["counted", "upstream"] = "counted",
+    ) -> Self: ...
     @property
     def model(self) -> str: ...
     @property
-    def token_counts(self) -> list[int]: ...
-    @property
     def native_dimensions(self) -> int: ...
     @property
-    def encoding_format(self) -> EncodingFormat: ...
+    def usage(self) -> Literal["counted", "upstream"]: ...
+    @property
+    def token_counts(self) -> list[int]: ...
+    @property
+    def encoding_format(self) -> _EncodingFormat: ...
     @property
     def dimensions(self) -> Optional[int]: ...
 
-Target = Union[Checked, ResponseTarget]
+_Target = Union[Checked, ResponseTarget]
 
+@final
 class Embeddings:
     """An upstream's embeddings response, read."""
 
@@ -261,13 +377,13 @@ class Embeddings:
     @property
     def usage(self) -> Optional[Usage]: ...
 
-def merge_responses(responses: Iterable[Tuple[int, Body]], target: Target) -> str: ...
-def transcode_response(body: Body, target: Target) -> str: ...
-def encode_response(vectors: Iterable[Vector], target: Target) -> str: ...
-def decode_response(body: Body) -> Embeddings: ...
-def encode_base64(values: Vector) -> str: ...
+def merge_responses(responses: Iterable[Tuple[int, _Body]], target: _Target) -> str: ...
+def transcode_response(body: _Body, target: _Target) -> str: ...
+def encode_response(vectors: Iterable[_Vector], target: _Target) -> str: ...
+def decode_response(body: _Body) -> Embeddings: ...
+def encode_base64(values: _Vector) -> str: ...
 def decode_base64(text: str) -> array.array[float]: ...
-def encode_float_array(values: Vector) -> str: ...
-def shorten(values: Vector, dimensions: int) -> array.array[float]: ...
+def encode_float_array(values: _Vector) -> str: ...
+def shorten(values: _Vector, dimensions: int) -> array.array[float]: ...
 def base64_len(dims: int) -> int: ...
 

@@ -85,6 +85,15 @@ def client_body(data: dict) -> bytes:
     return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
+def size_hint(value: Any) -> int:
+    """About how many bytes `input` takes as JSON, without encoding it."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(len(v) if isinstance(v, str) else 8 * len(v) if isinstance(v, list) else 8 for v in value)
+    return 0
+
+
 class EmbedguardHook(CustomLogger):
     """The hook. ``policy`` defaults to ``Policy.openai()``."""
 
@@ -92,16 +101,17 @@ class EmbedguardHook(CustomLogger):
         super().__init__()
         self.policy = policy or embedguard.Policy.openai()
 
-    async def check(self, body: bytes) -> embedguard.Checked:
-        if len(body) < INLINE_BYTES:
-            return self.policy.check(body)
-        return await asyncio.get_running_loop().run_in_executor(None, self.policy.check, body)
+    def check(self, data: dict) -> embedguard.Checked:
+        return self.policy.check(client_body(data))
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> Any:
         if call_type not in EMBEDDING_CALLS:
             return data
         try:
-            checked = await self.check(client_body(data))
+            if size_hint(data.get("input")) < INLINE_BYTES:
+                checked = self.check(data)
+            else:  # encoding and checking a large body would stall the loop: a worker does it
+                checked = await asyncio.get_running_loop().run_in_executor(None, self.check, data)
         except embedguard.RequestError as err:
             raise EmbedguardRejection(err) from None
         metadata = data.get("metadata")

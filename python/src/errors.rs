@@ -21,6 +21,7 @@ pub fn request_error(py: Python<'_>, err: &embedguard::RequestError) -> PyErr {
         401 => "AuthenticationError",
         404 => "NotFoundError",
         413 => "PayloadTooLargeError",
+        429 => "RateLimitError",
         _ => "RequestError",
     };
     let made = errors(py).and_then(|m| {

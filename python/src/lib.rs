@@ -27,6 +27,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy::Checked>()?;
     m.add_class::<policy::Usage>()?;
     m.add_class::<keys::KeySet>()?;
+    m.add_class::<keys::KeyFormat>()?;
+    m.add_class::<keys::KeyId>()?;
     m.add_class::<tokenizer::Cl100k>()?;
     m.add_class::<response::Plan>()?;
     m.add_class::<response::Part>()?;

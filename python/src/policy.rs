@@ -1,6 +1,7 @@
 //! Limits, models, policies, and the request check.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -187,14 +188,19 @@ fn changed(
     l
 }
 
-/// An embedding model a policy accepts (all count with cl100k_base).
+/// An embedding model a policy accepts: its name and aliases, native vector size,
+/// whether ``dimensions`` may shorten it, its tokenizer (``"cl100k_base"``, exact, or
+/// ``"estimate"``, an upper-bound estimate for models whose tokenizer is not built in),
+/// whether token arrays are accepted, and its own limits (``None``: the policy's).
 ///
 /// >>> from embedguard import Model
-/// >>> model = Model("bge-m3", 1024, aliases=["bge"])
-/// >>> model.answers_to("bge"), model.native_dimensions, model.dimensions_allowed
-/// (True, 1024, False)
-#[pyclass(module = "embedguard", frozen, eq)]
-#[derive(Clone, PartialEq)]
+/// >>> model = Model("bge-m3", 1024, aliases=["bge"], max_input_tokens=8192)
+/// >>> model.answers_to("bge"), model.native_dimensions, model.dimensions_allowed, model.exact
+/// (True, 1024, False, True)
+/// >>> Model("gemini-embedding-001", 3072, dimensions=True, tokenizer="estimate").exact
+/// False
+#[pyclass(module = "embedguard", frozen)]
+#[derive(Clone)]
 pub struct Model {
     pub inner: embedguard::Model,
 }
@@ -202,26 +208,84 @@ pub struct Model {
 #[pymethods]
 impl Model {
     #[new]
-    #[pyo3(signature = (name, native_dimensions, *, dimensions = false, aliases = None))]
+    #[pyo3(signature = (
+        name,
+        native_dimensions,
+        *,
+        dimensions = false,
+        aliases = None,
+        tokenizer = "cl100k_base",
+        token_arrays = true,
+        max_inputs = None,
+        max_input_tokens = None,
+        max_request_tokens = None,
+        max_input_bytes = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         name: String,
         native_dimensions: usize,
         dimensions: bool,
         aliases: Option<&Bound<'_, PyAny>>,
+        tokenizer: &str,
+        token_arrays: bool,
+        max_inputs: Option<usize>,
+        max_input_tokens: Option<usize>,
+        max_request_tokens: Option<usize>,
+        max_input_bytes: Option<usize>,
     ) -> PyResult<Self> {
-        let mut inner = embedguard::Model::new(name, native_dimensions).with_dimensions(dimensions);
+        let mut inner = embedguard::Model::new(name, native_dimensions)
+            .with_dimensions(dimensions)
+            .with_token_arrays(token_arrays);
+        match tokenizer {
+            "cl100k_base" => {}
+            "estimate" => inner = inner.with_tokenizer(Arc::new(embedguard::Estimate::new())),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "tokenizer is 'cl100k_base' or 'estimate', not {}",
+                    quote(other)
+                )));
+            }
+        }
         if let Some(aliases) = aliases {
             for alias in strings(aliases, "aliases")? {
                 inner = inner.with_alias(alias);
             }
         }
+        if let Some(n) = max_inputs {
+            inner = inner.with_max_inputs(n);
+        }
+        if let Some(n) = max_input_tokens {
+            inner = inner.with_max_input_tokens(n);
+        }
+        if let Some(n) = max_request_tokens {
+            inner = inner.with_max_request_tokens(n);
+        }
+        if let Some(n) = max_input_bytes {
+            inner = inner.with_max_input_bytes(n);
+        }
         Ok(Model { inner })
+    }
+
+    /// OpenAI's three embedding models.
+    #[staticmethod]
+    fn openai() -> Vec<Model> {
+        embedguard::Model::openai()
+            .into_iter()
+            .map(|inner| Model { inner })
+            .collect()
     }
 
     /// The model's own name.
     #[getter]
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    /// The other names clients may use.
+    #[getter]
+    fn aliases(&self) -> Vec<String> {
+        self.inner.aliases().to_vec()
     }
 
     /// The size of the vectors it returns when ``dimensions`` is absent.
@@ -236,6 +300,48 @@ impl Model {
         self.inner.dimensions_allowed()
     }
 
+    /// The tokenizer's name (``"cl100k_base"``, ``"estimate"``).
+    #[getter]
+    fn tokenizer(&self) -> String {
+        self.inner.tokenizer().name().to_owned()
+    }
+
+    /// Whether its counts are exact (not estimates).
+    #[getter]
+    fn exact(&self) -> bool {
+        self.inner.exact()
+    }
+
+    /// Whether token-array inputs are accepted.
+    #[getter]
+    fn token_arrays(&self) -> bool {
+        self.inner.token_arrays()
+    }
+
+    /// The model's own most inputs a request, or ``None`` (the policy's).
+    #[getter]
+    fn max_inputs(&self) -> Option<usize> {
+        self.inner.max_inputs()
+    }
+
+    /// The model's context: most tokens an input, or ``None`` (the policy's).
+    #[getter]
+    fn max_input_tokens(&self) -> Option<usize> {
+        self.inner.max_input_tokens()
+    }
+
+    /// The model's most tokens a request, or ``None`` (the policy's).
+    #[getter]
+    fn max_request_tokens(&self) -> Option<usize> {
+        self.inner.max_request_tokens()
+    }
+
+    /// The longest text counted at all, in bytes, or ``None`` (derived from the limit).
+    #[getter]
+    fn max_input_bytes(&self) -> Option<usize> {
+        self.inner.max_input_bytes()
+    }
+
     /// Whether ``name`` is this model's name or one of its aliases.
     fn answers_to(&self, name: &str) -> bool {
         self.inner.answers_to(name)
@@ -243,14 +349,15 @@ impl Model {
 
     fn __repr__(&self) -> String {
         format!(
-            "Model({}, {}, dimensions={})",
+            "Model({}, {}, dimensions={}, tokenizer={})",
             quote(self.inner.name()),
             self.inner.native_dimensions(),
             if self.inner.dimensions_allowed() {
                 "True"
             } else {
                 "False"
-            }
+            },
+            quote(self.inner.tokenizer().name())
         )
     }
 }
@@ -310,7 +417,7 @@ fn over_limit(value: &str) -> PyResult<embedguard::OverLimit> {
 /// >>> from embedguard import Model
 /// >>> policy = Policy.empty().with_model(Model("bge-m3", 1024, aliases=["bge"]))
 /// >>> policy.check(b'{"model":"bge","input":"a"}').model_spec
-/// Model('bge-m3', 1024, dimensions=False)
+/// Model('bge-m3', 1024, dimensions=False, tokenizer='cl100k_base')
 #[pyclass(module = "embedguard", frozen)]
 #[derive(Clone)]
 pub struct Policy {
@@ -448,6 +555,15 @@ impl Policy {
         self.over_limit
     }
 
+    /// The models accepted.
+    #[getter]
+    fn models(&self) -> Vec<Model> {
+        self.inner
+            .models()
+            .map(|m| Model { inner: m.clone() })
+            .collect()
+    }
+
     /// The model answering to ``name``, or ``None``.
     fn model(&self, name: &str) -> Option<Model> {
         self.inner.model(name).map(|m| Model { inner: m.clone() })
@@ -571,6 +687,7 @@ impl Usage {
     }
 
     /// ``{"prompt_tokens": …, "total_tokens": …}``, as in a response body.
+    #[allow(clippy::wrong_self_convention)] // Python's name, on a Python object
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("prompt_tokens", self.prompt_tokens)?;
@@ -587,7 +704,9 @@ impl Usage {
 }
 
 /// A request that passed every check, with its inputs and their exact token counts.
-/// Made by ``Policy.check``; ``len(checked)`` is the number of inputs.
+/// Made by ``Policy.check``; ``len(checked)`` is the number of inputs. It holds on to the
+/// body it was checked from (its texts are read from it, never copied), and ``inputs``
+/// makes Python strings only when asked for.
 ///
 /// >>> from embedguard import Policy
 /// >>> body = b'{"model":"text-embedding-3-small","input":["This is an embedding test.","h"],"dimensions":256,"user":"u1"}'
@@ -687,11 +806,11 @@ impl Checked {
         self.request().truncated().to_vec()
     }
 
-    /// Whether the counts are the model's own exact counts: always ``True`` with
-    /// cl100k_base models.
+    /// Whether the counts are the model's own exact counts (``False`` for a model whose
+    /// tokenizer is an estimate).
     #[getter]
     fn exact(&self) -> bool {
-        true
+        self.request().exact()
     }
 
     /// Members the policy let through (``Policy.allow_member``): name to value as
@@ -700,7 +819,7 @@ impl Checked {
     fn extra_members<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (name, value) in self.request().extra_members() {
-            d.set_item(name.as_ref(), *value)?;
+            d.set_item(name.as_ref(), value.as_ref())?;
         }
         Ok(d)
     }

@@ -3,7 +3,7 @@
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
 
 use crate::convert::{body, float_array, floats, quote, run, type_name};
 use crate::errors::{request_error, response_error, vector_error};
@@ -21,7 +21,7 @@ fn encoding_format(value: Option<&str>) -> PyResult<Option<embedguard::EncodingF
 }
 
 /// Splits a checked request into upstream calls within the upstream's caps: at most
-/// ``max_inputs`` inputs and ``max_tokens`` tokens a call. Inputs keep their order and are
+/// ``max_inputs`` inputs, ``max_tokens`` tokens and ``max_body_bytes`` bytes of body a call. Inputs keep their order and are
 /// never split; each ``Part`` holds a run of consecutive inputs and the request body to
 /// send (``bytes``), in the client's input form, with the request's model (or ``model``),
 /// ``dimensions`` (unless the upstream does not support them: then the gateway shortens,
@@ -44,15 +44,18 @@ fn encoding_format(value: Option<&str>) -> PyResult<Option<embedguard::EncodingF
     *,
     max_inputs = embedguard::MAX_INPUTS,
     max_tokens = embedguard::MAX_REQUEST_TOKENS,
+    max_body_bytes = None,
     model = None,
     encoding_format = None,
     dimensions = true,
 ))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments
 pub fn plan(
     py: Python<'_>,
     checked: &Bound<'_, Checked>,
     max_inputs: usize,
     max_tokens: usize,
+    max_body_bytes: Option<usize>,
     model: Option<String>,
     encoding_format: Option<&str>,
     dimensions: bool,
@@ -60,6 +63,7 @@ pub fn plan(
     let mut upstream = embedguard::Upstream::openai()
         .with_max_inputs_per_call(max_inputs)
         .with_max_tokens_per_call(max_tokens)
+        .with_max_body_bytes_per_call(max_body_bytes.unwrap_or(usize::MAX))
         .with_encoding_format(self::encoding_format(encoding_format)?)
         .with_dimensions(dimensions);
     if let Some(model) = model {
@@ -162,6 +166,10 @@ impl Plan {
         self.parts.len()
     }
 
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.parts(py)?.try_iter()
+    }
+
     fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<Part>> {
         let n = self.parts.len() as isize;
         let i = if index < 0 { index + n } else { index };
@@ -238,44 +246,79 @@ impl Part {
 }
 
 /// What the client asked for, which a response must follow: the model as the client named
-/// it, the model's native vector length, the encoding, the dimensions, and each input's
-/// token count. Every vector must have the length the client gets (``dimensions``, or the
-/// native length; native-length vectors are shortened to ``dimensions``) and finite
-/// values. Functions that take a target also take a ``Checked`` request, which is its own
-/// target.
+/// it, the encoding, the dimensions, and each input's token count. Functions that take a
+/// target also take a ``Checked`` request, which is its own target.
 ///
 /// >>> from embedguard import ResponseTarget, encode_response
-/// >>> target = ResponseTarget("text-embedding-3-small", [3, 4], 2)
+/// >>> target = ResponseTarget("text-embedding-3-small", 2, [3, 4])
 /// >>> print(encode_response([[0.6, 0.8], [1.0, 0.0]], target))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]},{"object":"embedding","index":1,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}
 #[pyclass(module = "embedguard", frozen)]
 pub struct ResponseTarget {
     model: String,
-    token_counts: Vec<usize>,
     native_dimensions: usize,
+    token_counts: Vec<usize>,
     format: embedguard::EncodingFormat,
     dimensions: Option<usize>,
+    usage_source: embedguard::UsageSource,
 }
 
 #[pymethods]
 impl ResponseTarget {
     #[new]
-    #[pyo3(signature = (model, token_counts, native_dimensions, *, encoding_format = "float", dimensions = None))]
+    #[pyo3(signature = (
+        model,
+        native_dimensions,
+        token_counts,
+        *,
+        encoding_format = "float",
+        dimensions = None,
+        usage = "counted",
+    ))]
     fn new(
         model: String,
-        token_counts: Vec<usize>,
         native_dimensions: usize,
+        token_counts: Vec<usize>,
         encoding_format: &str,
         dimensions: Option<usize>,
+        usage: &str,
     ) -> PyResult<Self> {
         let format = self::encoding_format(Some(encoding_format))?.unwrap_or_default();
+        let usage_source = match usage {
+            "counted" => embedguard::UsageSource::Counted,
+            "upstream" => embedguard::UsageSource::Upstream,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "usage is 'counted' or 'upstream', not {}",
+                    quote(other)
+                )));
+            }
+        };
         Ok(ResponseTarget {
             model,
-            token_counts,
             native_dimensions,
+            token_counts,
             format,
             dimensions,
+            usage_source,
         })
+    }
+
+    /// The model's native vector length (longer vectors are an error, native ones are
+    /// shortened to ``dimensions``).
+    #[getter]
+    fn native_dimensions(&self) -> usize {
+        self.native_dimensions
+    }
+
+    /// Where the client's usage comes from: ``"counted"`` (the token counts, whatever the
+    /// upstream reported) or ``"upstream"`` (for estimated counts).
+    #[getter]
+    fn usage(&self) -> &'static str {
+        match self.usage_source {
+            embedguard::UsageSource::Counted => "counted",
+            embedguard::UsageSource::Upstream => "upstream",
+        }
     }
 
     /// The model name responses carry.
@@ -288,12 +331,6 @@ impl ResponseTarget {
     #[getter]
     fn token_counts(&self) -> Vec<usize> {
         self.token_counts.clone()
-    }
-
-    /// The model's native vector length.
-    #[getter]
-    fn native_dimensions(&self) -> usize {
-        self.native_dimensions
     }
 
     /// ``"float"`` or ``"base64"``.
@@ -310,10 +347,10 @@ impl ResponseTarget {
 
     fn __repr__(&self) -> String {
         format!(
-            "ResponseTarget({}, {:?}, {}, encoding_format={}, dimensions={})",
+            "ResponseTarget({}, {}, {:?}, encoding_format={}, dimensions={})",
             quote(&self.model),
-            self.token_counts,
             self.native_dimensions,
+            self.token_counts,
             quote(self.format.as_str()),
             optional(self.dimensions)
         )
@@ -333,7 +370,8 @@ fn with_target<R>(
         return f(
             &embedguard::ResponseTarget::new(&t.model, t.native_dimensions, &t.token_counts)
                 .with_encoding_format(t.format)
-                .with_dimensions(t.dimensions),
+                .with_dimensions(t.dimensions)
+                .with_usage_source(t.usage_source),
         );
     }
     Err(PyTypeError::new_err(format!(
@@ -361,14 +399,13 @@ fn merge(
 /// inputs, into the one response the client expects. ``responses`` is an iterable of
 /// ``(start, body)``: the client's position of the part's first input, and the upstream's
 /// body. Vectors are transcoded bit-exactly to the client's format and shortened to its
-/// dimensions; every vector is checked (one per input, the expected length, finite);
-/// usage is the gateway's own count (for an estimate model, the upstreams' where given).
+/// dimensions; usage is the parts' (or the exact counts where an upstream left it out).
 /// Raises ``ResponseError`` for a body that does not answer what was asked.
 ///
 /// >>> from embedguard import ResponseTarget, merge_responses
 /// >>> first = b'{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AAAAQA=="},{"object":"embedding","index":0,"embedding":"AACAPw=="}],"model":"m"}'
 /// >>> second = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AABAQA=="}],"model":"m"}'
-/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", [2, 3, 4], 1)))
+/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", 1, [2, 3, 4])))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]},{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":2,"embedding":[3.0]}],"model":"my-model","usage":{"prompt_tokens":9,"total_tokens":9}}
 #[pyfunction]
 pub fn merge_responses(
@@ -404,7 +441,7 @@ pub fn merge_responses(
 /// with one part starting at input 0).
 ///
 /// >>> from embedguard import Policy, transcode_response
-/// >>> checked = Policy.openai().check(b'{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64"}')
+/// >>> checked = Policy.openai().check(b'{"model":"text-embedding-3-small","input":"hello world","encoding_format":"base64","dimensions":2}')
 /// >>> upstream = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0,-2.0]}],"model":"x"}'
 /// >>> print(transcode_response(upstream, checked))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":"AACAPwAAAMA="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2}}
@@ -481,9 +518,9 @@ impl Embeddings {
 /// given as JSON numbers (each read as float32 exactly) or base64, strictly.
 ///
 /// >>> from embedguard import decode_response
-/// >>> read = decode_response(b'{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AACAPw=="},{"object":"embedding","index":0,"embedding":[0.5,-2.5]}],"model":"m","usage":{"prompt_tokens":9,"total_tokens":9}}')
+/// >>> read = decode_response(b'{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AACAPwAAAMA="},{"object":"embedding","index":0,"embedding":[0.5,-2.5]}],"model":"m","usage":{"prompt_tokens":9,"total_tokens":9}}')
 /// >>> [list(v) for v in read.vectors], read.model, read.usage
-/// ([[0.5, -2.5], [1.0]], 'm', Usage(prompt_tokens=9, total_tokens=9))
+/// ([[0.5, -2.5], [1.0, -2.0]], 'm', Usage(prompt_tokens=9, total_tokens=9))
 #[pyfunction]
 pub fn decode_response(py: Python<'_>, body: &Bound<'_, PyAny>) -> PyResult<Embeddings> {
     let body = crate::convert::body(body)?;

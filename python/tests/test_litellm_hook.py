@@ -87,12 +87,19 @@ general_settings:
     real = litellm_hook.EmbedguardHook.async_pre_call_hook
 
     async def spy(self, *args, **kwargs):
-        calls.append(kwargs.get("call_type"))
+        calls.append(("hook", threading.get_ident()))
         out = await real(self, *args, **kwargs)
         seen.append(out)
         return out
 
+    real_check = litellm_hook.EmbedguardHook.check
+
+    def check_spy(self, data):
+        calls.append(("check", threading.get_ident()))
+        return real_check(self, data)
+
     litellm_hook.EmbedguardHook.async_pre_call_hook = spy
+    litellm_hook.EmbedguardHook.check = check_spy
     try:
         # LiteLLM's own failures are answers (500s) here, not exceptions in the test.
         with TestClient(app, raise_server_exceptions=False) as client:
@@ -110,6 +117,7 @@ general_settings:
             yield post, seen, calls
     finally:
         litellm_hook.EmbedguardHook.async_pre_call_hook = real
+        litellm_hook.EmbedguardHook.check = real_check
         server.shutdown()
         sys.path.remove(str(EXAMPLES))
         for k, v in saved.items():
@@ -211,8 +219,15 @@ def test_truncation_cuts_before_upstream(proxy):
 
 
 def test_a_large_body_is_checked_off_the_event_loop(proxy):
-    post, seen, _ = proxy
+    post, seen, calls = proxy
     texts = ["word " * 2000] * 30  # 300 KB, over the inline threshold
     r = post(json.dumps({"model": MODEL, "input": texts}).encode())
     assert r.status_code == 200, r.text
     assert seen[-1]["metadata"]["embedguard"]["usage"]["total_tokens"] == 30 * embedguard.cl100k().count(texts[0])
+    (hook, loop_thread), (check, worker) = calls
+    assert (hook, check) == ("hook", "check") and worker != loop_thread
+    # A small one is checked inline: a thread hop would cost more than the check.
+    r = post(json.dumps({"model": MODEL, "input": "small"}).encode())
+    assert r.status_code == 200, r.text
+    (_, loop_thread), (_, checker) = calls
+    assert checker == loop_thread

@@ -149,7 +149,7 @@ def test_plan_parts_respect_the_caps_and_merge_back_in_order():
         sent = json.loads(part.body)
         assert isinstance(part.body, bytes)
         assert sent["input"] == texts[part.start : part.stop]
-        assert sent["encoding_format"] == "float" and sent["user"] == "u"
+        assert sent["encoding_format"] == "float" and sent["user"] == "u" and sent["dimensions"] == 2
         assert len(part) <= 10 and sum(part.token_counts) <= 200
         assert part.token_counts == checked.token_counts[part.start : part.stop]
         assert part.usage.total_tokens == sum(part.token_counts)
@@ -178,32 +178,30 @@ def test_an_input_over_the_upstream_cap_is_the_contracts_400():
 
 
 def test_dimensions_unsupported_upstream_are_shortened_by_merge():
-    checked = embedguard.Policy.openai().check(json.dumps({"model": MODEL, "input": ["a"], "dimensions": 2}).encode())
+    policy = embedguard.Policy.empty().with_model(embedguard.Model("m3", 3, dimensions=True))
+    checked = policy.check(json.dumps({"model": "m3", "input": ["a"], "dimensions": 2}).encode())
     calls = embedguard.plan(checked, dimensions=False, model="my-upstream-name")
     assert calls.shorten_to == 2
     assert json.loads(calls[0].body) == {"model": "my-upstream-name", "input": ["a"], "encoding_format": "float"}
-    # The upstream answers the model's native length; the merge shortens it.
-    merged = json.loads(calls.merge([answer([[3.0, 4.0, 12.0] + [0.0] * 1533])]))
+    with pytest.raises(embedguard.ResponseError):
+        calls.merge([answer([[3.0]])])  # neither the native length nor the client's
+    merged = json.loads(calls.merge([answer([[3.0, 4.0, 12.0]])]))
     assert [f32(x) for x in merged["data"][0]["embedding"]] == [f32(0.6), f32(0.8)]
 
 
 def test_response_errors_word_for_word():
-    target = embedguard.ResponseTarget("m", [1, 1], 1)
+    target = embedguard.ResponseTarget("m", 1, [1, 1])
     cases = [
         ([(0, answer([[1.0]]))], "upstream response 0 has no item with index 1"),
         ([(0, b"{")], "upstream response 0 is not a valid embeddings response: EOF while parsing an object at line 1 column 1"),
         ([], "no upstream responses to merge"),
         ([(1, answer([[1.0]]))], "upstream response 0 starts at input 1: responses must start at input 0 and go up, each answering at least one input, all below input 2"),
         ([(0, answer([[1.0], [1.0, 2.0]]))], "the vector for input 1 has length 2, expected 1"),
-        ([(0, answer([[1.0], [float("nan")]], fmt="base64"))], "the vector for input 1: value 0 is NaN, which has no JSON form"),
     ]
     for parts, message in cases:
         with pytest.raises(embedguard.ResponseError) as caught:
             embedguard.merge_responses(parts, target)
         assert str(caught.value) == message
-    # An exact model's usage is the gateway's count, never the upstream's.
-    merged = json.loads(embedguard.merge_responses([(0, answer([[1.0], [1.0]], usage=999999999))], target))
-    assert merged["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
     with pytest.raises(TypeError, match="not a .start, body. tuple"):
         embedguard.merge_responses([answer([[1.0]])], target)
     with pytest.raises(TypeError, match="a target is a Checked request or a ResponseTarget"):
@@ -218,9 +216,10 @@ def test_transcode_decode_and_encode_round_trip():
     assert [list(v) for v in read.vectors] == [[f32(x) for x in v] for v in vectors]
     assert read.usage == checked.usage and read.model == MODEL
     assert embedguard.encode_response(read.vectors, checked) == out
-    target = embedguard.ResponseTarget(MODEL, [1, 1], 2, encoding_format="float", dimensions=1)
+    target = embedguard.ResponseTarget(MODEL, 2, [1, 1], encoding_format="float", dimensions=1)
     assert json.loads(embedguard.encode_response(vectors, target))["data"][1]["embedding"] == [1.0]
-    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], 2, encoding_format='float', dimensions=1)"
+    assert repr(target) == "ResponseTarget('text-embedding-3-small', 2, [1, 1], encoding_format='float', dimensions=1)"
+    assert target.native_dimensions == 2 and target.usage == "counted"
 
 
 # ------------------------------------------------------------------------------- keys
@@ -228,12 +227,14 @@ def test_transcode_decode_and_encode_round_trip():
 
 def test_keys():
     keys = embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-ZZZZ9999"])
-    assert keys.check_header("Bearer sk-gateway-ZZZZ9999") == 1
-    assert keys.check_header(b"bearer   sk-gateway-abcd1234  ") == 0
-    assert "abcd" not in repr(keys)
+    found = keys.check_header("Bearer sk-gateway-ZZZZ9999")
+    assert (found.index, found.name, str(found)) == (1, "key #1", "key #1")
+    assert keys.check_header(b"bearer   sk-gateway-abcd1234  ").index == 0
+    assert "abcd" not in repr(keys) and keys.names == ["key #0", "key #1"]
+    missing = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
     cases = [
-        (None, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", None),
-        ("Basic xyz", "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", None),
+        (None, missing, None),
+        ("Basic xyz", missing, None),
         ("Bearer sk-gateway-abcd1235", "Incorrect API key provided: sk-g***********1235.", "invalid_api_key"),
         ("Bearer " + "k" * 100, "Incorrect API key provided.", "invalid_api_key"),
         ("Bearer sk-\ud800", "Incorrect API key provided.", "invalid_api_key"),
@@ -245,11 +246,34 @@ def test_keys():
         assert (err.status, err.message, err.code, err.type) == (401, message, code, "invalid_request_error")
     with pytest.raises(embedguard.MalformedKeyError, match="key 1: a gateway key is `sk-gateway-` followed by at least 8 ASCII letters or digits"):
         embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-short"])
+    with pytest.raises(embedguard.KeySetError, match="key 1: the same key is already in the set, named `key #0`"):
+        embedguard.KeySet(["sk-gateway-abcd1234", "sk-gateway-abcd1234"])
     with pytest.raises(TypeError):
         embedguard.KeySet("sk-gateway-abcd1234")
     with pytest.raises(TypeError):
         keys.check_header(5)
-    assert len(keys.with_key("sk-gateway-third333")) == 3 and len(keys) == 2
+    assert len(keys.with_key("sk-gateway-third333", "third")) == 3 and len(keys) == 2
+
+
+def test_named_keys_formats_and_key_files():
+    fmt = embedguard.KeyFormat("sk-live-", min_secret_len=4)
+    named = embedguard.KeySet({"team-a": "sk-live-abcd"}, format=fmt)
+    assert named.check_header("Bearer sk-live-abcd") == named.check_header(b"Bearer sk-live-abcd")
+    assert named.check_header("Bearer sk-live-abcd").name == "team-a"
+    assert named.format.prefix == "sk-live-" and named.format.min_secret_len == 4
+    with pytest.raises(embedguard.MalformedKeyError, match="a gateway key is `sk-live-` followed by at least 4"):
+        named.with_key("sk-gateway-abcd1234")
+    line = named.digest_line("sk-live-wxyz", "team b")
+    assert line.startswith("sha256:") and "wxyz" not in line
+    both = named.with_key_file("# keys\n\n" + line + "\n")
+    assert both.check_header("Bearer sk-live-abcd").name == "team-a"
+    assert both.check_header("Bearer sk-live-wxyz").name == "team b"
+    with pytest.raises(embedguard.KeySetError) as caught:
+        embedguard.KeySet(key_file="# keys\nsk-gateway-team0001 team one\n")
+    assert str(caught.value) == "line 2: expected `sha256:` then the key's digest in 64 hex digits (not the key itself)"
+    assert "team0001" not in str(caught.value)
+    with pytest.raises(embedguard.KeySetError, match="a key format uses printable ASCII"):
+        embedguard.KeyFormat("sk live")
 
 
 # ---------------------------------------------------------------- limits and policies
@@ -292,3 +316,23 @@ def test_truncation_cuts_at_the_limit_and_keeps_counts_exact():
     checked = policy.check(json.dumps({"model": MODEL, "input": [list(range(9)), [1]]}).encode())
     assert checked.truncated == [0] and checked.inputs == [list(range(5)), [1]]
     assert checked.input_form == "token_arrays"
+
+
+def test_model_profiles():
+    model = embedguard.Model("bge", 1024, aliases=["b"], max_input_tokens=512, max_inputs=4, token_arrays=False)
+    assert (model.aliases, model.max_input_tokens, model.max_inputs, model.token_arrays) == (["b"], 512, 4, False)
+    assert (model.tokenizer, model.exact, model.max_request_tokens, model.max_input_bytes) == ("cl100k_base", True, None, None)
+    policy = embedguard.Policy.empty().with_model(model)
+    assert [m.name for m in policy.models] == ["bge"]
+    assert policy.check(b'{"model":"b","input":"hello world"}').token_counts == [2]
+    with pytest.raises(embedguard.BadRequestError) as caught:
+        policy.check(json.dumps({"model": "bge", "input": "a " * 600}).encode())
+    assert caught.value.message == "Invalid 'input': maximum context length is 512 tokens."
+    with pytest.raises(embedguard.BadRequestError):
+        policy.check(b'{"model":"bge","input":[1,2]}')
+    estimated = embedguard.Policy.empty().with_model(embedguard.Model("gemini", 3072, tokenizer="estimate"))
+    checked = estimated.check(b'{"model":"gemini","input":"hello world"}')
+    assert checked.exact is False and checked.token_counts[0] >= 1
+    assert [m.name for m in embedguard.Model.openai()] == ["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]
+    with pytest.raises(ValueError, match="tokenizer is 'cl100k_base' or 'estimate'"):
+        embedguard.Model("x", 1, tokenizer="o200k")
