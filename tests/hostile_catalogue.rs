@@ -186,16 +186,25 @@ fn ms_per_mb(policy: &embedguard::Policy, body: &[u8], runs: usize, evict: &mut 
     best.as_secs_f64() * 1000.0 / (body.len() as f64 / 1e6)
 }
 
-/// This thread's CPU time (Linux: `/proc/thread-self/schedstat`, in ns), else the wall
-/// clock: the other tests of this binary and the rest of the machine change the wall
-/// clock far more than the CPU time.
+/// This thread's CPU time: the other tests of this binary and the rest of the machine
+/// change the wall clock far more than the CPU time.
+#[cfg(unix)]
+fn cpu_time() -> std::time::Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to fill in.
+    #[allow(unsafe_code)]
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the thread's CPU clock");
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+#[cfg(not(unix))]
 fn cpu_time() -> std::time::Duration {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(std::time::Duration::from_nanos)
-        .unwrap_or_else(|| START.get_or_init(std::time::Instant::now).elapsed())
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// Duplicate detection among unknown member names is linear: the cost per MB at about
