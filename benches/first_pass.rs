@@ -8,7 +8,8 @@
 //!   ~4 KB inputs on character boundaries; a fresh process per engine and file counts every input
 //!   once; the figure is the median over `$FIRST_PASS_RUNS` (default 5) fresh processes, engines
 //!   interleaved within each run so that the noise of a shared machine falls on all of them.
-//!   Every engine's token total must equal tiktoken-rs's.
+//!   Every engine's token total must equal tiktoken-rs's. The same process then counts the
+//!   inputs five times more: the **warm** table, the median of those passes.
 //! - **requests**: one body of ~2,000 distinct paragraphs (~1 MB) taken from every corpus file
 //!   in turn, checked by `Policy::check` and by serde_json + tiktoken-rs: once in a fresh
 //!   process (first pass) and then again in the same process (warm).
@@ -207,8 +208,8 @@ fn policy() -> Policy {
     Policy::openai().with_limits(Limits::openai().with_max_request_tokens(10_000_000))
 }
 
-/// In a child process: count every input of `inputs_file` once with `engine`; prints
-/// `bytes nanoseconds tokens`.
+/// In a child process: count every input of `inputs_file` once with `engine`, then five
+/// more times; prints `bytes first_ns tokens warm_median_ns`.
 fn child_count(engine: &str, inputs_file: &Path) {
     let file: InputsFile =
         serde_json::from_slice(&std::fs::read(inputs_file).expect("inputs written by the parent"))
@@ -217,30 +218,35 @@ fn child_count(engine: &str, inputs_file: &Path) {
     let bytes: usize = inputs.iter().map(String::len).sum();
     // Each engine counts the same warm-up text first, outside the clock: the process has
     // served other traffic (lazy set-up, first-use buffers, code pages), not this text.
-    let (elapsed, tokens) = match engine {
+    // Then every input once (the first pass), then all of them again five times (warm).
+    let run = |count: &dyn Fn(&str) -> usize| {
+        black_box(count(black_box(&file.warmup)));
+        let (first, tokens) = time(|| inputs.iter().map(|s| count(black_box(s))).sum());
+        let mut warm: Vec<u128> = (0..5)
+            .map(|_| time(|| inputs.iter().map(|s| count(black_box(s))).sum()).0)
+            .collect();
+        warm.sort_unstable();
+        println!("{bytes} {first} {tokens} {}", warm[2]);
+    };
+    match engine {
         "embedguard" => {
             let e = embedguard::cl100k();
-            black_box(e.count(black_box(&file.warmup)));
-            time(|| inputs.iter().map(|s| e.count(black_box(s))).sum())
+            run(&|s| e.count(s));
         }
         "tiktoken-rs" => {
             let e = tiktoken_rs::cl100k_base().unwrap();
-            black_box(e.count_ordinary(black_box(&file.warmup)));
-            time(|| inputs.iter().map(|s| e.count_ordinary(black_box(s))).sum())
+            run(&|s| e.count_ordinary(s));
         }
         "bpe-openai" => {
             let e = bpe_openai::cl100k_base();
-            black_box(e.count(black_box(&file.warmup)));
-            time(|| inputs.iter().map(|s| e.count(black_box(s))).sum())
+            run(&|s| e.count(s));
         }
         "goliajp-tiktoken" => {
             let e = tiktoken::get_encoding("cl100k_base").unwrap();
-            black_box(e.count(black_box(&file.warmup)));
-            time(|| inputs.iter().map(|s| e.count(black_box(s))).sum())
+            run(&|s| e.count(s));
         }
         _ => panic!("unknown engine {engine}"),
-    };
-    println!("{bytes} {} {tokens}", elapsed);
+    }
 }
 
 /// In a child process: check the body in `body_file` once, then `warm` more times; prints
@@ -383,6 +389,7 @@ fn main() {
 
     // (file, engine) -> MB/s of each run.
     let mut speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut warm_speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for run in 0..runs {
         for (name, path, expected, _) in &inputs_files {
             // Rotate the order of engines from run to run.
@@ -407,46 +414,32 @@ fn main() {
                     .entry((name.clone(), engine.to_owned()))
                     .or_default()
                     .push(mbs);
+                warm_speeds
+                    .entry((name.clone(), engine.to_owned()))
+                    .or_default()
+                    .push(v[0] as f64 / v[3] as f64 * 1e3);
             }
         }
     }
 
-    println!(
-        "\nFirst pass: each file cut into ~4 KB inputs, each counted once in a fresh process; \
-         MB/s of thread CPU time, median of {runs} runs"
+    print_table(
+        &format!(
+            "First pass: each file cut into ~4 KB inputs, each counted once in a fresh process; \
+             MB/s of thread CPU time, median of {runs} runs"
+        ),
+        &engines,
+        &inputs_files,
+        &mut speeds,
     );
-    let mut header = format!("| {:<14} | {:>6} |", "corpus file", "inputs");
-    for e in &engines {
-        header += &format!(" {e:>16} |");
-    }
-    header += " embedguard / best peer |";
-    println!("{header}");
-    println!(
-        "|{}|",
-        header
-            .split('|')
-            .skip(1)
-            .filter(|s| !s.is_empty())
-            .map(|s| "-".repeat(s.len()))
-            .collect::<Vec<_>>()
-            .join("|")
+    print_table(
+        &format!(
+            "Warm: the same inputs counted again in the same process (median of 5 passes); \
+             MB/s of thread CPU time, median of {runs} runs"
+        ),
+        &engines,
+        &inputs_files,
+        &mut warm_speeds,
     );
-    for (name, _, _, n) in &inputs_files {
-        let mut row = format!("| {name:<14} | {n:>6} |");
-        let mut ours = 0.0;
-        let mut best_peer: f64 = 0.0;
-        for e in &engines {
-            let m = median(speeds.get_mut(&(name.clone(), e.to_string())).unwrap());
-            row += &format!(" {m:>16.1} |");
-            if *e == "embedguard" {
-                ours = m;
-            } else {
-                best_peer = best_peer.max(m);
-            }
-        }
-        row += &format!(" {:>21.2}x |", ours / best_peer);
-        println!("{row}");
-    }
 
     // Requests.
     let body = request_body(&files);
@@ -490,6 +483,48 @@ fn main() {
             "| {label:<5} | {ours:>10.1} | {naive:>22.1} | {:>4.1}x |",
             ours / naive
         );
+    }
+}
+
+/// Prints one table: a row per corpus file, a column per engine, and ours over the best peer.
+fn print_table(
+    title: &str,
+    engines: &[&str],
+    files: &[(String, PathBuf, usize, usize)],
+    speeds: &mut BTreeMap<(String, String), Vec<f64>>,
+) {
+    println!("\n{title}");
+    let mut header = format!("| {:<14} | {:>6} |", "corpus file", "inputs");
+    for e in engines {
+        header += &format!(" {e:>16} |");
+    }
+    header += " embedguard / best peer |";
+    println!("{header}");
+    println!(
+        "|{}|",
+        header
+            .split('|')
+            .skip(1)
+            .filter(|s| !s.is_empty())
+            .map(|s| "-".repeat(s.len()))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    for (name, _, _, n) in files {
+        let mut row = format!("| {name:<14} | {n:>6} |");
+        let mut ours = 0.0;
+        let mut best_peer: f64 = 0.0;
+        for e in engines {
+            let m = median(speeds.get_mut(&(name.clone(), e.to_string())).unwrap());
+            row += &format!(" {m:>16.1} |");
+            if *e == "embedguard" {
+                ours = m;
+            } else {
+                best_peer = best_peer.max(m);
+            }
+        }
+        row += &format!(" {:>21.2}x |", ours / best_peer);
+        println!("{row}");
     }
 }
 

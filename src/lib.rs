@@ -238,6 +238,8 @@ mod budget_store;
 mod duration;
 mod error;
 mod estimate;
+#[cfg(feature = "hf")]
+mod hf;
 #[cfg(feature = "http")]
 mod http;
 mod input;
@@ -262,6 +264,8 @@ pub use budget_store::{BudgetStore, MemoryStore, Operation, REDIS_SCRIPT};
 pub use duration::format_duration;
 pub use error::{ECHO_LIMIT, ErrorKind, InputShape, JsonKind, RequestError, Resource};
 pub use estimate::Estimate;
+#[cfg(feature = "hf")]
+pub use hf::{HfError, HfTokenizer};
 pub use input::{Input, InputForm};
 #[cfg(feature = "models")]
 pub use models_file::ModelsFileError;

@@ -205,7 +205,8 @@ pub fn decode_base64_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorEr
 /// The JSON array of a vector, each value the shortest decimal that reads back to the same
 /// float32.
 ///
-/// Values are printed by ryu on the float32 itself, never widened to f64 first: integral
+/// Values are printed by zmij (the shortest-round-trip printer serde_json uses) on the
+/// float32 itself, never widened to f64 first: integral
 /// values keep a fraction (`1.0`, `-0.0`), very large and very small magnitudes use an
 /// exponent without a `+` (`1e-7`, `1e13`, `3.4028235e38`). NaN and infinities
 /// have no JSON form: they are an error, never `null`.
@@ -237,20 +238,42 @@ pub fn encode_float_array(values: &[f32]) -> Result<String, VectorError> {
 /// assert_eq!(out, r#"{"embedding":[0.25,3.0]"#);
 /// ```
 pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), VectorError> {
-    let start = out.len();
     // Typical unit-vector values print as 10-12 characters, plus the comma.
     out.reserve(values.len().saturating_mul(12).saturating_add(2));
+    // One branch-free pass (it vectorizes) before looking for which value it was.
+    let exponent = |v: &f32| v.to_bits() & 0x7F80_0000;
+    let any_non_finite = values
+        .iter()
+        .fold(false, |any, v| any | (exponent(v) == 0x7F80_0000));
+    if let Some(index) = any_non_finite
+        .then(|| values.iter().position(|v| !v.is_finite()))
+        .flatten()
+    {
+        return Err(VectorError::NonFinite {
+            index,
+            value: values[index],
+        });
+    }
     out.push('[');
-    let mut buffer = ryu::Buffer::new();
-    for (index, &value) in values.iter().enumerate() {
-        if !value.is_finite() {
-            out.truncate(start);
-            return Err(VectorError::NonFinite { index, value });
+    let mut buffer = zmij::Buffer::new();
+    for &value in values {
+        let printed = buffer.format_finite(value);
+        // zmij writes `1e+13` where the contract (and ryu) write `1e13`; exponents are
+        // positive only from 1e13 up.
+        match (value.abs() >= 1e12)
+            .then(|| printed.split_once('+'))
+            .flatten()
+        {
+            Some((mantissa, exponent)) => {
+                out.push_str(mantissa);
+                out.push_str(exponent);
+            }
+            None => out.push_str(printed),
         }
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(buffer.format_finite(value));
+        out.push(',');
+    }
+    if !values.is_empty() {
+        out.pop();
     }
     out.push(']');
     Ok(())
@@ -294,15 +317,29 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
     // byte that cannot be part of one; anything else (a string, null, an array) is not.
     for index in 0.. {
         let start = i;
-        while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-        {
-            i += 1;
-        }
-        let number = &inner[start..i];
-        if !number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            return Err(VectorError::NotANumber { index });
-        }
-        let value = parse_f32(number).ok_or(VectorError::NotANumber { index })?;
+        let value = match exact_f64(bytes, start) {
+            Some((x, end)) => {
+                i = end;
+                match f32_of(x) {
+                    Some(v) => v,
+                    None => {
+                        parse_f32(&inner[start..end]).ok_or(VectorError::NotANumber { index })?
+                    }
+                }
+            }
+            None => {
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let number = &inner[start..i];
+                if !number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    return Err(VectorError::NotANumber { index });
+                }
+                parse_f32(number).ok_or(VectorError::NotANumber { index })?
+            }
+        };
         if value.is_infinite() {
             return Err(VectorError::OutOfRange { index });
         }
@@ -329,12 +366,92 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
 /// fraction are `1 << 28`) and the subnormal range are read again as f32, directly.
 fn parse_f32(number: &str) -> Option<f32> {
     let x: f64 = number.parse().ok()?;
+    f32_of(x).or_else(|| number.parse().ok())
+}
+
+/// The float32 of the decimal whose correct f64 rounding is `x`, unless `x` is an f32
+/// rounding midpoint or subnormal in f32 (see [`parse_f32`]): then the decimal must be read
+/// again.
+#[inline]
+fn f32_of(x: f64) -> Option<f32> {
     let bits = x.to_bits();
     let normal = x.abs() >= f64::from(f32::MIN_POSITIVE);
-    if x == 0.0 || (normal && bits & 0x1fff_ffff != 0x1000_0000) {
-        return Some(x as f32);
+    (x == 0.0 || (normal && bits & 0x1fff_ffff != 0x1000_0000)).then_some(x as f32)
+}
+
+/// The JSON number at `b[i..]` correctly rounded to f64, and where it ends, when that takes
+/// one operation (Clinger's fast path: at most 19 digits making a mantissa up to 2^53, and a
+/// power of ten up to 22, all exact in f64, so one IEEE multiplication or division rounds
+/// correctly); `None` otherwise. Embedding values (`-0.012345678`) all take it, several
+/// times faster than the general parser.
+#[inline]
+fn exact_f64(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let negative = b.get(i) == Some(&b'-');
+    i += usize::from(negative);
+    let (mut mantissa, mut digits, mut exponent) = (0u64, 0u32, 0i64);
+    while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        digits += 1;
+        i += 1;
     }
-    number.parse().ok()
+    if digits == 0 {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let before = digits;
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits += 1;
+            exponent -= 1;
+            i += 1;
+        }
+        if digits == before {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let sign = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                -1
+            }
+            Some(b'+') => {
+                i += 1;
+                1
+            }
+            _ => 1,
+        };
+        let (mut e, mut e_digits) = (0i64, 0);
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            e = (e * 10 + i64::from(d)).min(1 << 20);
+            e_digits += 1;
+            i += 1;
+        }
+        if e_digits == 0 {
+            return None;
+        }
+        exponent += sign * e;
+    }
+    // 19 digits cannot overflow u64; the number must end here.
+    let ends = b
+        .get(i)
+        .is_none_or(|c| matches!(c, b',' | b' ' | b'\t' | b'\n' | b'\r'));
+    if !ends || digits > 19 || mantissa > 1 << 53 || exponent.abs() > 22 {
+        return None;
+    }
+    let m = mantissa as f64;
+    let x = if exponent < 0 {
+        m / POW10[exponent.unsigned_abs() as usize]
+    } else {
+        m * POW10[exponent as usize]
+    };
+    Some((if negative { -x } else { x }, i))
 }
 
 /// Shortens a vector to `dimensions` values, as OpenAI's `dimensions` does: keeps the first

@@ -190,7 +190,7 @@ def test_dimensions_unsupported_upstream_are_shortened_by_merge():
 
 
 def test_response_errors_word_for_word():
-    target = embedguard.ResponseTarget("m", [1, 1], 1)
+    target = embedguard.ResponseTarget("m", 1, [1, 1])
     cases = [
         ([(0, answer([[1.0]]))], "upstream response 0 has no item with index 1"),
         ([(0, b"{")], "upstream response 0 is not a valid embeddings response: EOF while parsing an object at line 1 column 1"),
@@ -220,9 +220,9 @@ def test_transcode_decode_and_encode_round_trip():
     assert [list(v) for v in read.vectors] == [[f32(x) for x in v] for v in vectors]
     assert read.usage == checked.usage and read.model == MODEL
     assert embedguard.encode_response(read.vectors, checked) == out
-    target = embedguard.ResponseTarget(MODEL, [1, 1], 2, encoding_format="float", dimensions=1)
+    target = embedguard.ResponseTarget(MODEL, 2, [1, 1], encoding_format="float", dimensions=1)
     assert json.loads(embedguard.encode_response(vectors, target))["data"][1]["embedding"] == [1.0]
-    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], 2, encoding_format='float', dimensions=1)"
+    assert repr(target) == "ResponseTarget('text-embedding-3-small', 2, [1, 1], encoding_format='float', dimensions=1)"
     assert target.native_dimensions == 2 and target.usage == "counted"
 
 
@@ -340,3 +340,53 @@ def test_model_profiles():
     assert [m.name for m in embedguard.Model.openai()] == ["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]
     with pytest.raises(ValueError, match="tokenizer is 'cl100k_base' or 'estimate'"):
         embedguard.Model("x", 1, tokenizer="o200k")
+
+
+# ------------------------------------------------------------------------ models files
+
+
+def test_models_file(tmp_path):
+    models = tmp_path / "models.toml"
+    models.write_text("""
+[[model]]
+name = "text-embedding-3-small"
+aliases = ["small"]
+dimensions = 1536
+shorten = true
+
+[[model]]
+name = "gemini-embedding-001"
+dimensions = 3072
+tokenizer = "estimate"
+max_input_tokens = 2048
+max_inputs = 100
+""")
+    policy = embedguard.Policy.from_models_file(models, max_request_tokens=50)
+    assert sorted(m.name for m in policy.models) == ["gemini-embedding-001", "text-embedding-3-small"]
+    checked = policy.check(b'{"model":"small","input":["hello world","h"],"dimensions":8}')
+    assert checked.token_counts == [2, 1] and checked.exact and checked.model_spec.name == "text-embedding-3-small"
+    estimated = policy.check(b'{"model":"gemini-embedding-001","input":"hello world"}')
+    assert estimated.exact is False and estimated.token_counts == [3]
+    with pytest.raises(embedguard.BadRequestError) as caught:
+        policy.check(json.dumps({"model": "gemini-embedding-001", "input": ["a"] * 101}).encode())
+    assert caught.value.message == INVALID_INPUT_MESSAGE
+    with pytest.raises(embedguard.BadRequestError) as caught:
+        policy.check(json.dumps({"model": "small", "input": " ".join(["a"] * 60)}).encode())
+    assert caught.value.message == "Requested 60 tokens, max 50 tokens per request"
+    with pytest.raises(embedguard.NotFoundError):
+        policy.check(b'{"model":"text-embedding-3-large","input":"x"}')
+
+
+INVALID_INPUT_MESSAGE = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+def test_models_file_errors_name_the_line_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[model]]\nname = "m"\ndimensions = "many"\n')
+    with pytest.raises(embedguard.ModelsFileError) as caught:
+        embedguard.Policy.from_models_file(bad)
+    assert str(caught.value) == f'{bad}:3: model `m`, field `dimensions`: invalid type: string "many", expected a non-negative integer'
+    with pytest.raises(embedguard.ModelsFileError):
+        embedguard.Policy.from_models_file(tmp_path / "missing.toml")
+    with pytest.raises(embedguard.ModelsFileError):
+        embedguard.Policy.from_models_toml('[[model]]\nname = "m"\n')

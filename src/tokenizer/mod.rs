@@ -9,6 +9,7 @@
 //!
 //! Two thread-local caches (recent pair checks, 256 KiB; counts of recent short pieces that
 //! are not one token, 640 KiB) start zeroed and never allocate; they only skip repeated work.
+//! The tables are read through once by the first [`cl100k`] call of a process.
 //! Counting allocates nothing unless a piece of more than 512 bytes is not one token.
 
 mod bpe;
@@ -33,7 +34,11 @@ pub struct Cl100k {
 static CL100K: Cl100k = Cl100k { _private: () };
 
 /// The cl100k_base tokenizer.
+///
+/// The first call in a process reads the tables through once (about a millisecond), so that
+/// the first inputs counted do not pay for page faults and reads from memory.
 pub fn cl100k() -> &'static Cl100k {
+    tables::touch();
     &CL100K
 }
 

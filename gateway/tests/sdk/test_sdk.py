@@ -1,6 +1,6 @@
 """The official OpenAI Python SDK against the example gateway.
 
-Run by tests/gateway_sdk.rs, which starts examples/upstream.rs and examples/gateway.rs on
+Run by gateway/tests/sdk.rs, which starts embedguard-upstream and embedguard-gateway on
 loopback ports and passes their URLs and keys in the environment:
 
   EMBEDGUARD_GATEWAY_URL    e.g. http://127.0.0.1:41234/v1
@@ -8,6 +8,7 @@ loopback ports and passes their URLs and keys in the environment:
   EMBEDGUARD_UPSTREAM_URL   the upstream the gateway calls, asked directly for reference
   EMBEDGUARD_UPSTREAM_KEY   the upstream's key
   EMBEDGUARD_UPSTREAM_MAX_BATCH  the upstream's cap on inputs per call
+  EMBEDGUARD_LIMITED_GATEWAY_URL  a third gateway, with a budget of 6000 tokens a minute
   EMBEDGUARD_SECOND_GATEWAY_URL  a second gateway, run with --upstream-without-dimensions
                             (it shortens vectors itself) and --truncate (it cuts inputs
                             over 8192 tokens instead of rejecting them)
@@ -21,8 +22,10 @@ import base64
 import json
 import math
 import os
+import re
 import struct
 import sys
+import time
 import traceback
 import urllib.error
 import urllib.request
@@ -269,6 +272,44 @@ def test_404_model_not_found():
         model="text-embedding-4-huge",
         input="x",
     )
+
+
+RATE_LIMITED = re.compile(
+    r"Rate limit reached for text-embedding-3-small in organization key-2 on tokens per min "
+    r"\(TPM\): Limit 6000, Used 3\d{3}, Requested 3100\. Please try again in "
+    r"(\d+ms|\d+(\.\d{1,3})?s)\. Visit https://platform\.openai\.com/account/rate-limits to "
+    r"learn more\."
+)
+
+
+def test_429_rate_limit_and_the_sdks_retries():
+    url = os.environ["EMBEDGUARD_LIMITED_GATEWAY_URL"]
+    strict = OpenAI(base_url=url, api_key=GATEWAY_KEY, max_retries=0, timeout=120)
+    patient = OpenAI(base_url=url, api_key=GATEWAY_KEY, max_retries=3, timeout=120)
+    text = " ".join(["a"] * 3100)
+    first = strict.embeddings.with_raw_response.create(model=SMALL, input=text)
+    headers = first.http_response.headers
+    assert headers["x-ratelimit-limit-tokens"] == "6000", dict(headers)
+    assert headers["x-ratelimit-remaining-tokens"] == "2900", dict(headers)
+    assert first.parse().usage.prompt_tokens == 3100
+    try:
+        strict.embeddings.create(model=SMALL, input=text)
+        raise AssertionError("admitted over the budget")
+    except openai.RateLimitError as err:
+        assert err.status_code == 429
+        assert RATE_LIMITED.fullmatch(err.body["message"]), err.body["message"]
+        assert err.code == "rate_limit_exceeded", err.code
+        assert err.type == "tokens", err.type
+        assert err.param is None
+        wait_ms = int(err.response.headers["retry-after-ms"])
+        assert 0 < wait_ms <= 2000, wait_ms
+        assert err.response.headers["retry-after"] == str(max(1, -(-wait_ms // 1000)))
+    # The SDK's own retries wait for retry-after-ms, then succeed.
+    started = time.monotonic()
+    got = patient.embeddings.create(model=SMALL, input=text)
+    waited = time.monotonic() - started
+    assert len(got.data) == 1
+    assert waited >= wait_ms / 1000 * 0.8, (waited, wait_ms)
 
 
 def main():

@@ -1,0 +1,160 @@
+//! Every answer the gateway gives that is not the library's own: the contract's "Gateway
+//! answers" table, each as the four-key envelope with `content-type: application/json`.
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use embedguard::{ECHO_LIMIT, RequestError};
+
+/// The words of a 502 and of a 504.
+pub const SERVER_ERROR: &str =
+    "The server had an error while processing your request. Sorry about that!";
+/// The words of a 503 when the gateway sheds a request.
+pub const OVERLOADED: &str = "The server is overloaded or not ready yet.";
+/// The words of a 400 or 431 for HTTP that cannot be parsed.
+pub const MALFORMED: &str =
+    "We could not parse your request. Please check the HTTP headers and body.";
+/// The longest upstream message relayed to a client; longer ones are a 502.
+pub const MAX_RELAYED_MESSAGE: usize = 1024;
+
+/// A client-facing answer: status and the envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// `{"error":{…}}`.
+    pub body: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Failure {
+        Failure {
+            status,
+            body: envelope(message, kind, code),
+        }
+    }
+
+    /// 404 for an unknown path.
+    pub fn not_found(method: &Method, path: &str) -> Failure {
+        let message = format!("Invalid URL ({method} {})", echo(path));
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            &message,
+            "invalid_request_error",
+            None,
+        )
+    }
+
+    /// 405 for a known path asked with another method.
+    pub fn method_not_allowed(method: &Method, path: &str) -> Failure {
+        let message = format!("Invalid method for URL ({method} {})", echo(path));
+        Failure::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &message,
+            "invalid_request_error",
+            None,
+        )
+    }
+
+    /// 400 (or 431, headers too large) for HTTP that cannot be parsed, a body cut short
+    /// or a body that stalls.
+    pub fn malformed(status: StatusCode) -> Failure {
+        Failure::new(status, MALFORMED, "invalid_request_error", None)
+    }
+
+    /// 502: the upstream failed (unreachable, 5xx, an answer that is not valid).
+    pub fn upstream() -> Failure {
+        Failure::new(StatusCode::BAD_GATEWAY, SERVER_ERROR, "server_error", None)
+    }
+
+    /// 504: the upstream did not answer within the deadline.
+    pub fn timeout() -> Failure {
+        Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            SERVER_ERROR,
+            "server_error",
+            Some("timeout"),
+        )
+    }
+
+    /// 503: the gateway sheds the request.
+    pub fn overloaded() -> Failure {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            OVERLOADED,
+            "server_error",
+            None,
+        )
+    }
+
+    /// The upstream rejected the request with a 4xx: the same status with the upstream's
+    /// message when it is a string of at most 1,024 bytes (cut like any echo), its type
+    /// when a string, its code when a string or null; anything else is a 502.
+    pub fn relayed(status: StatusCode, body: &[u8]) -> Failure {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Failure::upstream();
+        };
+        let error = value.get("error");
+        let field = |name| error.and_then(|e| e.get(name));
+        let Some(message) = field("message").and_then(|m| m.as_str()) else {
+            return Failure::upstream();
+        };
+        if message.len() > MAX_RELAYED_MESSAGE || !status.is_client_error() {
+            return Failure::upstream();
+        }
+        let kind = field("type").and_then(|t| t.as_str()).map_or_else(
+            || "invalid_request_error".to_owned(),
+            |t| echo(t).into_owned(),
+        );
+        let code = field("code").and_then(|c| c.as_str()).map(echo);
+        Failure::new(status, &echo(message), &kind, code.as_deref())
+    }
+}
+
+impl From<RequestError> for Failure {
+    fn from(err: RequestError) -> Failure {
+        Failure {
+            status: StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            body: err.to_json(),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        json(self.status, self.body)
+    }
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `{"error":{"message":…,"type":…,"param":null,"code":…}}`, in OpenAI's member order.
+pub fn envelope(message: &str, kind: &str, code: Option<&str>) -> String {
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    let code = code.map_or_else(|| "null".to_owned(), text);
+    format!(
+        r#"{{"error":{{"message":{},"type":{},"param":null,"code":{code}}}}}"#,
+        text(message),
+        text(kind)
+    )
+}
+
+/// A value from outside cut as the contract cuts echoes: its first [`ECHO_LIMIT`] bytes
+/// on a character boundary, then `...`.
+pub fn echo(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= ECHO_LIMIT {
+        return value.into();
+    }
+    let mut end = ECHO_LIMIT;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &value[..end]).into()
+}

@@ -1,0 +1,445 @@
+//! HuggingFace `tokenizer.json` files, counted by the `tokenizers` crate (feature `hf`).
+//!
+//! The one job here: turn the `tokenizers` library into counts the contract can use. A count
+//! is the number of ids of `encode(text, add_special_tokens=true)` with the file's
+//! truncation and padding switched off, the way model servers bill. Everything that crosses
+//! into `tokenizers` goes through [`guard`], which turns its errors and its panics into
+//! [`HfError`], so no text can bring a caller down.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use tokenizers::{Encoding, Tokenizer};
+
+/// A HuggingFace tokenizer, loaded from a `tokenizer.json` file.
+///
+/// Counts are exact against the `tokenizers` library itself: the number of ids of
+/// `encode(text, add_special_tokens=true)`, truncation and padding off. The file's
+/// post-processor decides which special tokens are added (a BERT `[CLS] $A [SEP]` template
+/// adds 2 to every input; a byte-level one adds none). Special-token text written in the
+/// input (`"[CLS]"`, `"<|endoftext|>"`) is matched as the token, as `tokenizers` does.
+///
+/// Shared freely across threads (`Send + Sync`); nothing is mutated after loading except
+/// `tokenizers`' own bounded word cache.
+///
+/// ```
+/// use embedguard::HfTokenizer;
+///
+/// // A tiny WordPiece file with a BERT template, for the example.
+/// let json = r###"{
+///   "version": "1.0",
+///   "truncation": {"max_length": 2, "strategy": "LongestFirst", "stride": 0},
+///   "padding": null,
+///   "added_tokens": [
+///     {"id": 0, "content": "[UNK]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+///     {"id": 1, "content": "[CLS]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
+///     {"id": 2, "content": "[SEP]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}
+///   ],
+///   "normalizer": {"type": "Lowercase"},
+///   "pre_tokenizer": {"type": "Whitespace"},
+///   "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1]},
+///   "decoder": null,
+///   "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+///             "max_input_chars_per_word": 100,
+///             "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "world": 4, "wor": 5, "##ld": 6}}
+/// }"###;
+/// let bert: HfTokenizer = json.parse()?;
+/// // [CLS] hello world [SEP]: the file's truncation to 2 tokens is switched off.
+/// assert_eq!(bert.count("Hello world"), 4);
+/// assert_eq!(bert.encode("Hello world")?, [1, 3, 4, 2]);
+/// assert_eq!(bert.count_up_to("Hello world", 3), None);
+/// // The longest prefix of at most 3 tokens: "Hello" ([CLS] hello [SEP]).
+/// assert_eq!(bert.cut("Hello world", 3), (5, 3));
+///
+/// // A profile may say that special tokens are not counted.
+/// let plain = bert.without_special_tokens();
+/// assert_eq!(plain.count("Hello world"), 2);
+/// assert!(plain.is_token_id(6) && !plain.is_token_id(7));
+/// # Ok::<(), embedguard::HfError>(())
+/// ```
+#[derive(Clone)]
+pub struct HfTokenizer {
+    inner: Tokenizer,
+    add_special_tokens: bool,
+    name: String,
+    vocab: Vocab,
+}
+
+/// Why a `tokenizer.json` could not be loaded, or a text not encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HfError {
+    /// The file could not be read.
+    #[error("cannot read tokenizer file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The bytes are not a `tokenizer.json` that the `tokenizers` library can load.
+    #[error("not a valid tokenizer.json: {message}")]
+    Invalid {
+        /// What the `tokenizers` library said (for JSON errors, with line and column).
+        message: String,
+    },
+    /// The `tokenizers` library returned an error for a text (a model without an unknown
+    /// token meeting an unknown word, a regular expression giving up).
+    #[error("the tokenizer failed on the text: {message}")]
+    Encode {
+        /// What the `tokenizers` library said.
+        message: String,
+    },
+    /// The `tokenizers` library panicked on a text; the panic was caught.
+    #[error("the tokenizer panicked on the text")]
+    Panicked,
+}
+
+/// The name of a tokenizer loaded from bytes, until [`HfTokenizer::with_name`] sets one.
+const DEFAULT_NAME: &str = "tokenizer.json";
+
+impl HfTokenizer {
+    /// Loads a `tokenizer.json` file. Its name is the path as given.
+    ///
+    /// ```
+    /// let err = embedguard::HfTokenizer::from_file("no/such/tokenizer.json").unwrap_err();
+    /// assert!(err.to_string().starts_with("cannot read tokenizer file no/such/tokenizer.json: "));
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<HfTokenizer, HfError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| HfError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(HfTokenizer::from_bytes(&bytes)?.with_name(path.to_string_lossy()))
+    }
+
+    /// Loads a `tokenizer.json` from its bytes. Its name is `tokenizer.json`.
+    ///
+    /// ```
+    /// let err = embedguard::HfTokenizer::from_bytes(b"{}").unwrap_err();
+    /// assert_eq!(err.to_string(), "not a valid tokenizer.json: Model missing. at line 1 column 2");
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<HfTokenizer, HfError> {
+        let loaded = catch_unwind(|| Tokenizer::from_bytes(bytes));
+        let mut inner = match loaded {
+            Ok(Ok(inner)) => inner,
+            Ok(Err(err)) => {
+                return Err(HfError::Invalid {
+                    message: err.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(HfError::Invalid {
+                    message: "the tokenizers library panicked while loading it".to_owned(),
+                });
+            }
+        };
+        // A file's truncation and padding are for feeding a model; counted with them, every
+        // input would read as at most (or exactly) their length.
+        inner
+            .with_truncation(None)
+            .map_err(|err| HfError::Invalid {
+                message: err.to_string(),
+            })?;
+        inner.with_padding(None);
+        let vocab = Vocab::new(inner.get_vocab(true).into_values().collect());
+        Ok(HfTokenizer {
+            inner,
+            add_special_tokens: true,
+            name: DEFAULT_NAME.to_owned(),
+            vocab,
+        })
+    }
+
+    /// The same tokenizer under another name (for logs and listings).
+    pub fn with_name(mut self, name: impl Into<String>) -> HfTokenizer {
+        self.name = name.into();
+        self
+    }
+
+    /// The same tokenizer, counting without the special tokens its post-processor adds
+    /// (`encode(text, add_special_tokens=false)`): for a profile that says special tokens
+    /// are not counted. Special-token text written in the input still counts, as one token.
+    pub fn without_special_tokens(mut self) -> HfTokenizer {
+        self.add_special_tokens = false;
+        self
+    }
+
+    /// Whether counts include the special tokens the post-processor adds (the default).
+    pub fn counts_special_tokens(&self) -> bool {
+        self.add_special_tokens
+    }
+
+    /// The tokenizer's name: the path it was loaded from, or the one set by
+    /// [`with_name`](Self::with_name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The number of tokens of `text`, special tokens included as configured.
+    ///
+    /// A text the `tokenizers` library fails on (see [`try_count`](Self::try_count)) counts
+    /// as `usize::MAX`: it is over every limit, never under.
+    pub fn count(&self, text: &str) -> usize {
+        self.try_count(text).unwrap_or(usize::MAX)
+    }
+
+    /// The number of tokens of `text`, or why the `tokenizers` library could not say.
+    pub fn try_count(&self, text: &str) -> Result<usize, HfError> {
+        // `encode_fast` is `encode` without the offsets: the same ids.
+        guard(|| self.inner.encode_fast(text, self.add_special_tokens)).map(|e| e.len())
+    }
+
+    /// The number of tokens of `text` if it is at most `limit`, else `None` (also when the
+    /// `tokenizers` library fails on the text).
+    ///
+    /// The whole text is encoded: `tokenizers` has no way to stop early, so bound the work
+    /// with a byte cap before calling this (the contract's bytes per input).
+    pub fn count_up_to(&self, text: &str, limit: usize) -> Option<usize> {
+        self.try_count(text).ok().filter(|&n| n <= limit)
+    }
+
+    /// The token ids of `text`, special tokens included as configured.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, HfError> {
+        guard(|| self.inner.encode_fast(text, self.add_special_tokens))
+            .map(|e| e.get_ids().to_vec())
+    }
+
+    /// Where to cut `text` to at most `limit` tokens, for truncation: the length in bytes of
+    /// a prefix ending on a character boundary and a token boundary, and that prefix's exact
+    /// count (special tokens included as configured), which is at most `limit`.
+    ///
+    /// A whole text within the limit is kept whole. Otherwise the prefix is the last one
+    /// under the limit before the first `limit` tokens' end, and the next token boundary
+    /// after it (or the end of the text) counts more than `limit`. When even the empty text
+    /// is over the limit (a post-processor that adds more special tokens than `limit`), the
+    /// answer is `(0, that count)`.
+    ///
+    /// Work: a window of the text about twice what is kept is encoded once, then a few
+    /// prefixes of it (two in the common case, O(log n) at worst).
+    pub fn cut(&self, text: &str, limit: usize) -> (usize, usize) {
+        // Encode a window that doubles until its complete words hold more than `limit`
+        // tokens: dense text is not encoded far past the cut. The window's last word may be
+        // cut short, so its tokens are not boundaries of the text; the others are. 8 bytes a
+        // token to start with, as for cl100k.
+        let mut window = floor_char_boundary(text, limit.saturating_add(1).saturating_mul(8));
+        let (encoding, bounds) = loop {
+            let Ok(encoding) =
+                guard(|| self.inner.encode(&text[..window], self.add_special_tokens))
+            else {
+                // Fail closed: a window the tokenizer cannot encode is not kept.
+                return self.cut_empty();
+            };
+            let whole = window == text.len();
+            if whole && encoding.len() <= limit {
+                return (window, encoding.len());
+            }
+            let bounds = Bounds::new(&encoding, window, whole, limit);
+            if whole || bounds.complete > limit {
+                break (encoding, bounds);
+            }
+            window = floor_char_boundary(text, window.saturating_mul(2).max(window + 4));
+        };
+        let Bounds { ends, guess, .. } = bounds;
+        // `ends[over]` is the window, known to be over the limit: search between a prefix that
+        // fits (`lo`) and one that does not (`hi`). Bisection keeps that invariant, so it ends
+        // on two neighbouring token boundaries whatever the counts do in between.
+        let over = ends.len() - 1;
+        let count_at = |i: usize| -> usize {
+            if i == over {
+                encoding.len()
+            } else {
+                self.count(&text[..ends[i]])
+            }
+        };
+        let first = count_at(guess);
+        let (mut lo, mut lo_count, mut hi) = if first <= limit {
+            // Gallop forward to a boundary over the limit (the window is one).
+            let (mut lo, mut lo_count, mut step) = (guess, first, 1);
+            loop {
+                let next = (lo + step).min(over);
+                let count = count_at(next);
+                if count > limit {
+                    break (lo, lo_count, next);
+                }
+                (lo, lo_count, step) = (next, count, step * 2);
+            }
+        } else {
+            // Gallop back to a boundary that fits.
+            let (mut hi, mut step) = (guess, 1);
+            loop {
+                if hi == 0 {
+                    return (0, first);
+                }
+                let next = hi.saturating_sub(step);
+                let count = count_at(next);
+                if count <= limit {
+                    break (next, count, hi);
+                }
+                if next == 0 {
+                    return (0, count);
+                }
+                (hi, step) = (next, step * 2);
+            }
+        };
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let count = count_at(mid);
+            if count <= limit {
+                (lo, lo_count) = (mid, count);
+            } else {
+                hi = mid;
+            }
+        }
+        (ends[lo], lo_count)
+    }
+
+    /// The cut when nothing of the text can be kept: the empty prefix and its count.
+    fn cut_empty(&self) -> (usize, usize) {
+        (0, self.try_count("").unwrap_or(0))
+    }
+
+    /// The number of token ids, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab.len
+    }
+
+    /// Whether `id` is a token of the vocabulary, added tokens included.
+    pub fn is_token_id(&self, id: u32) -> bool {
+        self.vocab.contains(id)
+    }
+}
+
+impl FromStr for HfTokenizer {
+    type Err = HfError;
+
+    /// Loads a `tokenizer.json` from its text, as [`HfTokenizer::from_bytes`].
+    fn from_str(json: &str) -> Result<HfTokenizer, HfError> {
+        HfTokenizer::from_bytes(json.as_bytes())
+    }
+}
+
+impl fmt::Debug for HfTokenizer {
+    // The vocabulary is far too long to print.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HfTokenizer")
+            .field("name", &self.name)
+            .field("vocab_size", &self.vocab.len)
+            .field("add_special_tokens", &self.add_special_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared across a gateway's threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<HfTokenizer>();
+};
+
+/// Runs a call into `tokenizers`, turning its error or its panic into an [`HfError`].
+///
+/// `catch_unwind` is the last resort at this boundary: `tokenizers` has `unwrap`s and
+/// indexing on paths that depend on the text, and one hostile input must not take a
+/// gateway down. Unwinding is safe here: the only state a call can leave behind is
+/// `tokenizers`' word cache, which is filled after a word is encoded and read with
+/// `try_read` (a poisoned lock only turns the cache off).
+fn guard<T>(call: impl FnOnce() -> tokenizers::Result<T>) -> Result<T, HfError> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(HfError::Encode {
+            message: err.to_string(),
+        }),
+        Err(_) => Err(HfError::Panicked),
+    }
+}
+
+/// The token boundaries of a window's encoding, for [`HfTokenizer::cut`].
+struct Bounds {
+    /// Increasing byte offsets on character boundaries: 0, the ends of the tokens (those of
+    /// the last word only when the window is the whole text), then the window's length.
+    ends: Vec<usize>,
+    /// A first guess: the last boundary at which the encoding has at most `limit` tokens.
+    guess: usize,
+    /// The tokens up to the last boundary before the window's length, added ones included.
+    complete: usize,
+}
+
+impl Bounds {
+    fn new(encoding: &Encoding, window: usize, whole: bool, limit: usize) -> Bounds {
+        let sequences = encoding.get_sequence_ids();
+        let words = encoding.get_word_ids();
+        // Tokens the post-processor added have no sequence; they count at every cut.
+        let added = sequences.iter().filter(|s| s.is_none()).count();
+        let text_words = || words.iter().zip(&sequences).filter(|(_, s)| s.is_some());
+        let last_word = if whole {
+            None
+        } else {
+            text_words().filter_map(|(w, _)| *w).max()
+        };
+        let mut bounds = Bounds {
+            ends: vec![0],
+            guess: 0,
+            complete: added,
+        };
+        let tokens = encoding.get_offsets().iter().zip(words).zip(&sequences);
+        for ((offsets, word), sequence) in tokens {
+            if sequence.is_none() || (last_word.is_some() && *word == last_word) {
+                continue;
+            }
+            bounds.complete += 1;
+            let end = offsets.1.min(window);
+            // Tokens sharing an end (pieces of one character) are one boundary.
+            if end > *bounds.ends.last().unwrap_or(&0) && end < window {
+                bounds.ends.push(end);
+            }
+            if bounds.complete <= limit {
+                bounds.guess = bounds.ends.len() - 1;
+            }
+        }
+        bounds.ends.push(window);
+        bounds
+    }
+}
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Which ids exist: all of `0..dense`, then the few sorted ones above (added tokens
+/// numbered past a gap). Built once from the vocabulary, added tokens included.
+#[derive(Clone, Debug)]
+struct Vocab {
+    dense: u32,
+    sparse: Vec<u32>,
+    len: usize,
+}
+
+impl Vocab {
+    fn new(mut ids: Vec<u32>) -> Vocab {
+        ids.sort_unstable();
+        ids.dedup();
+        let dense = ids
+            .iter()
+            .zip(0u32..)
+            .take_while(|&(&id, i)| id == i)
+            .count();
+        Vocab {
+            // `dense` ids are exactly 0..dense, so it fits in a u32.
+            dense: u32::try_from(dense).unwrap_or(u32::MAX),
+            len: ids.len(),
+            sparse: ids.split_off(dense),
+        }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        id < self.dense || self.sparse.binary_search(&id).is_ok()
+    }
+}

@@ -1,0 +1,178 @@
+//! The HF path's hostile entries: 1 MiB of one word, 1 MiB of spaces, 2048 inputs, many
+//! tiny inputs. Time must be linear: the cost per MiB (or per input) at the larger size is
+//! compared with the smaller one, tight enough to catch a doubling. Counts are checked
+//! against the `tokenizers` crate on the smaller sizes. The tiny files always run; the
+//! real ones of `../shared/tokenizers/` when present.
+
+#![cfg(feature = "hf")]
+
+mod hf_common;
+
+use std::time::Duration;
+
+use embedguard::HfTokenizer;
+use hf_common::{File, Oracle, shared_file, tiny_bpe, tiny_wordpiece};
+
+/// How much more the larger size may cost per unit than the smaller one (4 times the size):
+/// quadratic would be 4, and a doubling is caught. Linear stays near 1; the BPE of one long
+/// word (a heap of merges, n log n, outgrowing the CPU caches) was measured at up to 1.45.
+const MAX_GROWTH: f64 = 1.8;
+/// Below this, a measurement is noise: the sizes are grown until the small one costs more.
+const MIN_TIME: Duration = Duration::from_millis(20);
+
+fn tokenizers() -> Vec<(File, HfTokenizer, Oracle)> {
+    let mut files = vec![tiny_wordpiece(), tiny_bpe()];
+    files.extend(
+        ["qwen3", "minilm"]
+            .into_iter()
+            .filter_map(|f| shared_file(f).map(|(_, file)| file)),
+    );
+    files
+        .into_iter()
+        .map(|file| {
+            let ours: HfTokenizer = file.json.parse().expect("loads");
+            let oracle = Oracle::new(&file.json);
+            (file, ours, oracle)
+        })
+        .collect()
+}
+
+/// The fastest of three runs after a warm-up, in this thread's CPU time: other work on the
+/// machine changes the wall clock far more than the CPU time.
+fn time(mut run: impl FnMut()) -> Duration {
+    run();
+    (0..3)
+        .map(|_| {
+            let start = cpu_time();
+            run();
+            cpu_time().saturating_sub(start)
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to write.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the thread's CPU clock");
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// The cost per unit of `make(4n)` over that of `make(n)`, with `n` grown from `start`
+/// until the small run is long enough to measure.
+fn growth(start: usize, mut cost: impl FnMut(usize) -> Duration) -> (f64, Duration, Duration) {
+    let mut n = start;
+    loop {
+        let small = cost(n);
+        if small >= MIN_TIME || n >= start * 64 {
+            let large = cost(4 * n);
+            return (
+                large.as_secs_f64() / (4.0 * small.as_secs_f64()),
+                small,
+                large,
+            );
+        }
+        n *= 4;
+    }
+}
+
+#[test]
+fn one_word_and_spaces_are_linear() {
+    for (file, ours, oracle) in tokenizers() {
+        for (what, unit) in [
+            ("one word", "a"),
+            ("spaces", " "),
+            ("word and space", "ab "),
+        ] {
+            let text = |bytes: usize| unit.repeat(bytes / unit.len());
+            // Exact on 256 KiB.
+            let sample = text(256 << 10);
+            assert_eq!(
+                ours.count(&sample),
+                oracle.count(&sample),
+                "{}: {what}",
+                file.name
+            );
+            let (ratio, small, large) = growth(256 << 10, |bytes| {
+                let text = text(bytes);
+                time(|| assert!(ours.try_count(&text).is_ok()))
+            });
+            println!(
+                "{}, {what}: {small:?} for 1/4, {large:?} for all ({ratio:.2}x per MiB)",
+                file.name
+            );
+            assert!(
+                ratio < MAX_GROWTH,
+                "{}, {what}: {ratio:.2}x the cost per MiB at 4x the size",
+                file.name
+            );
+        }
+    }
+}
+
+/// Truncating a long text costs about what counting it does, and is exact.
+#[test]
+fn cut_of_one_long_word_is_linear_and_exact() {
+    for (file, ours, oracle) in tokenizers() {
+        for unit in ["a", "ab ", " "] {
+            let text = unit.repeat((1 << 20) / unit.len());
+            let count = time(|| assert!(ours.try_count(&text).is_ok()));
+            let mut cut = (0, 0);
+            let cutting = time(|| cut = ours.cut(&text, 512));
+            let (len, n) = cut;
+            assert!(n <= 512, "{}: {unit:?}", file.name);
+            assert_eq!(oracle.count(&text[..len]), n, "{}: {unit:?}", file.name);
+            println!(
+                "{}, {unit:?}: count {count:?}, cut to 512 {cutting:?}",
+                file.name
+            );
+            assert!(
+                cutting <= count * 6 + MIN_TIME * 5,
+                "{}, {unit:?}: cut {cutting:?}, count {count:?}",
+                file.name
+            );
+        }
+    }
+}
+
+#[test]
+fn many_inputs_are_linear() {
+    let sentence =
+        "The quick brown fox jumps over the lazy dog, 1234 times; été 日本語 <|endoftext|> [CLS]";
+    for (file, ours, oracle) in tokenizers() {
+        let expected = oracle.count(sentence);
+        for (what, input) in [("2048 sentences", sentence), ("tiny inputs", "a")] {
+            let (ratio, small, large) = growth(512, |inputs| {
+                time(|| {
+                    let total: usize = (0..inputs).map(|_| ours.count(input)).sum();
+                    assert_eq!(total, inputs * ours.count(input));
+                })
+            });
+            println!(
+                "{}, {what}: {small:?} for n, {large:?} for 4n ({ratio:.2}x per input)",
+                file.name
+            );
+            assert!(
+                ratio < MAX_GROWTH,
+                "{}, {what}: {ratio:.2}x per input",
+                file.name
+            );
+        }
+        let counts: Vec<usize> = (0..2048).map(|_| ours.count(sentence)).collect();
+        assert!(counts.iter().all(|&n| n == expected), "{}", file.name);
+    }
+}
