@@ -11,7 +11,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use tokenizers::{Encoding, Tokenizer};
+use tokenizers::Encoding;
+
+use crate::tokens::{Tokenizer, Vocabulary};
 
 /// A HuggingFace tokenizer, loaded from a `tokenizer.json` file.
 ///
@@ -61,10 +63,10 @@ use tokenizers::{Encoding, Tokenizer};
 /// ```
 #[derive(Clone)]
 pub struct HfTokenizer {
-    inner: Tokenizer,
+    inner: tokenizers::Tokenizer,
     add_special_tokens: bool,
     name: String,
-    vocab: Vocab,
+    vocabulary: Vocabulary,
 }
 
 /// Why a `tokenizer.json` could not be loaded, or a text not encoded.
@@ -123,7 +125,7 @@ impl HfTokenizer {
     /// assert_eq!(err.to_string(), "not a valid tokenizer.json: Model missing. at line 1 column 2");
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<HfTokenizer, HfError> {
-        let loaded = catch_unwind(|| Tokenizer::from_bytes(bytes));
+        let loaded = catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes));
         let mut inner = match loaded {
             Ok(Ok(inner)) => inner,
             Ok(Err(err)) => {
@@ -145,12 +147,12 @@ impl HfTokenizer {
                 message: err.to_string(),
             })?;
         inner.with_padding(None);
-        let vocab = Vocab::new(inner.get_vocab(true).into_values().collect());
+        let vocabulary = vocabulary(inner.get_vocab(true).into_values().collect());
         Ok(HfTokenizer {
             inner,
             add_special_tokens: true,
             name: DEFAULT_NAME.to_owned(),
-            vocab,
+            vocabulary,
         })
     }
 
@@ -304,12 +306,12 @@ impl HfTokenizer {
 
     /// The number of token ids, added tokens included.
     pub fn vocab_size(&self) -> usize {
-        self.vocab.len
+        self.vocabulary.len()
     }
 
     /// Whether `id` is a token of the vocabulary, added tokens included.
     pub fn is_token_id(&self, id: u32) -> bool {
-        self.vocab.contains(id)
+        self.vocabulary.contains(id)
     }
 }
 
@@ -322,12 +324,38 @@ impl FromStr for HfTokenizer {
     }
 }
 
+/// The policy's seam: a profile counts, cuts and checks ids through this.
+impl Tokenizer for HfTokenizer {
+    fn name(&self) -> &str {
+        HfTokenizer::name(self)
+    }
+
+    fn count_up_to(&self, text: &str, limit: usize) -> Option<usize> {
+        HfTokenizer::count_up_to(self, text, limit)
+    }
+
+    fn vocabulary(&self) -> Vocabulary {
+        self.vocabulary.clone()
+    }
+
+    fn count(&self, text: &str) -> usize {
+        HfTokenizer::count(self, text)
+    }
+
+    /// At token boundaries ([`HfTokenizer::cut`]); when not even the empty text fits (a
+    /// limit below the special tokens added to every input), the count says so: it is
+    /// the empty text's, above `limit`.
+    fn cut(&self, text: &str, limit: usize) -> (usize, usize) {
+        HfTokenizer::cut(self, text, limit)
+    }
+}
+
 impl fmt::Debug for HfTokenizer {
     // The vocabulary is far too long to print.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HfTokenizer")
             .field("name", &self.name)
-            .field("vocab_size", &self.vocab.len)
+            .field("vocab_size", &self.vocabulary.len())
             .field("add_special_tokens", &self.add_special_tokens)
             .finish_non_exhaustive()
     }
@@ -413,33 +441,17 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
     at
 }
 
-/// Which ids exist: all of `0..dense`, then the few sorted ones above (added tokens
-/// numbered past a gap). Built once from the vocabulary, added tokens included.
-#[derive(Clone, Debug)]
-struct Vocab {
-    dense: u32,
-    sparse: Vec<u32>,
-    len: usize,
-}
-
-impl Vocab {
-    fn new(mut ids: Vec<u32>) -> Vocab {
-        ids.sort_unstable();
-        ids.dedup();
-        let dense = ids
-            .iter()
-            .zip(0u32..)
-            .take_while(|&(&id, i)| id == i)
-            .count();
-        Vocab {
-            // `dense` ids are exactly 0..dense, so it fits in a u32.
-            dense: u32::try_from(dense).unwrap_or(u32::MAX),
-            len: ids.len(),
-            sparse: ids.split_off(dense),
-        }
-    }
-
-    fn contains(&self, id: u32) -> bool {
-        id < self.dense || self.sparse.binary_search(&id).is_ok()
-    }
+/// The ids of a vocabulary: all of `0..n` for the longest such run, then the others (ids
+/// past a gap). Built once, added tokens included.
+fn vocabulary(mut ids: Vec<u32>) -> Vocabulary {
+    ids.sort_unstable();
+    ids.dedup();
+    let dense = ids
+        .iter()
+        .zip(0u32..)
+        .take_while(|&(&id, i)| id == i)
+        .count();
+    // `dense` ids are exactly 0..dense, so it fits in a u32.
+    let below = u32::try_from(dense).unwrap_or(u32::MAX);
+    Vocabulary::below(below).with_ids(ids.split_off(dense))
 }

@@ -233,6 +233,19 @@ fn named_tokenizer(name: &str) -> Result<Arc<dyn Tokenizer>, String> {
 }
 
 /// A `tokenizer.json` (HuggingFace), when the build has them.
+#[cfg(feature = "hf")]
+fn tokenizer_file(path: &str) -> Result<Arc<dyn Tokenizer>, String> {
+    match embedguard::HfTokenizer::from_file(path) {
+        Ok(tokenizer) => Ok(Arc::new(tokenizer)),
+        Err(embedguard::HfError::Read { source, .. }) => {
+            Err(format!("embedguard count: {path}: {source}"))
+        }
+        Err(err) => Err(format!("embedguard count: {path}: {err}")),
+    }
+}
+
+/// A `tokenizer.json` (HuggingFace), when the build has them.
+#[cfg(not(feature = "hf"))]
 fn tokenizer_file(path: &str) -> Result<Arc<dyn Tokenizer>, String> {
     Err(format!(
         "embedguard count: {path}: a tokenizer.json needs the `hf` feature (this build has none)"

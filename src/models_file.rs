@@ -274,6 +274,21 @@ pub(crate) fn parse(text: &str, path: &str, dir: &Path) -> Result<Vec<Model>, Mo
 }
 
 /// A `tokenizer.json`, counted with or without the special tokens its post-processor adds.
+#[cfg(feature = "hf")]
+fn load_tokenizer_file(path: &Path, special_tokens: bool) -> Result<Arc<dyn Tokenizer>, String> {
+    match crate::hf::HfTokenizer::from_file(path) {
+        Ok(tokenizer) if special_tokens => Ok(Arc::new(tokenizer)),
+        Ok(tokenizer) => Ok(Arc::new(tokenizer.without_special_tokens())),
+        // The message starts with the path, as every message of this file does.
+        Err(crate::hf::HfError::Read { source, .. }) => {
+            Err(format!("{}: {source}", path.display()))
+        }
+        Err(err) => Err(format!("{}: {err}", path.display())),
+    }
+}
+
+/// A `tokenizer.json`, counted with or without the special tokens its post-processor adds.
+#[cfg(not(feature = "hf"))]
 #[allow(clippy::unnecessary_wraps)]
 fn load_tokenizer_file(path: &Path, _special_tokens: bool) -> Result<Arc<dyn Tokenizer>, String> {
     Err(format!(

@@ -500,6 +500,10 @@ fn truncate(input: &mut Input<'_>, tokenizer: &dyn Tokenizer, limits: &ModelLimi
                 _ => crate::tokens::floor_char_boundary(text, limits.max_input_bytes),
             };
             let (cut, count) = tokenizer.cut(&text[..within], limits.max_input_tokens);
+            if cut == 0 || count > limits.max_input_tokens {
+                // Nothing fits (a tokenizer may add more special tokens than the limit).
+                return 0;
+            }
             match text {
                 Cow::Borrowed(s) => *s = &s[..cut],
                 Cow::Owned(s) => s.truncate(cut),

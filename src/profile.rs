@@ -314,6 +314,25 @@ impl Model {
     }
 }
 
+/// Models are equal when everything is, their tokenizers being the same instance (every
+/// model's default is the one shared cl100k_base).
+impl PartialEq for Model {
+    fn eq(&self, other: &Model) -> bool {
+        self.name == other.name
+            && self.aliases == other.aliases
+            && self.native_dimensions == other.native_dimensions
+            && self.dimensions_allowed == other.dimensions_allowed
+            && std::ptr::addr_eq(Arc::as_ptr(&self.tokenizer), Arc::as_ptr(&other.tokenizer))
+            && self.token_arrays == other.token_arrays
+            && self.max_inputs == other.max_inputs
+            && self.max_input_tokens == other.max_input_tokens
+            && self.max_request_tokens == other.max_request_tokens
+            && self.max_input_bytes == other.max_input_bytes
+    }
+}
+
+impl Eq for Model {}
+
 /// The limits one model holds a request to, resolved: the model's own where set, else
 /// the policy's ([`Model::limits`]).
 ///

@@ -305,3 +305,78 @@ fn oracle_plain(file: &File) -> Oracle {
     json["post_processor"] = serde_json::Value::Null;
     Oracle::new(&json.to_string())
 }
+
+/// A profile counting in a tokenizer.json: its own counts, its own limits, its own ids.
+#[test]
+fn a_policy_counts_in_the_models_tokens() {
+    use embedguard::{Model, Policy};
+    let bert: HfTokenizer = tiny_wordpiece().json.parse().expect("loads");
+    let size = bert.vocab_size();
+    let policy = Policy::openai().with_model(
+        Model::new("tiny-bert", 8)
+            .with_tokenizer(Arc::new(bert))
+            .with_max_input_tokens(5),
+    );
+    let checked = policy
+        .check(br#"{"model":"tiny-bert","input":["hello world","[CLS]"]}"#)
+        .expect("valid");
+    // [CLS] hello world [SEP], [CLS] [CLS] [SEP]
+    assert_eq!(checked.token_counts(), &[4, 3]);
+    assert!(checked.exact());
+    let err = policy
+        .check(br#"{"model":"tiny-bert","input":"hello world the un"}"#)
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "Invalid 'input': maximum context length is 5 tokens."
+    );
+    let ok = format!(r#"{{"model":"tiny-bert","input":[{}]}}"#, size - 1);
+    assert!(policy.check(ok.as_bytes()).is_ok());
+    let bad = format!(r#"{{"model":"tiny-bert","input":[{size}]}}"#);
+    assert_eq!(
+        policy.check(bad.as_bytes()).unwrap_err().message(),
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+    );
+}
+
+/// A models file names a tokenizer.json beside it, with or without special tokens counted.
+#[cfg(feature = "models")]
+#[test]
+fn a_models_file_loads_a_tokenizer_json() {
+    let dir = std::env::temp_dir().join(format!("embedguard-hf-models-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tok")).expect("temp dir");
+    std::fs::write(dir.join("tok/tokenizer.json"), tiny_wordpiece().json).expect("written");
+    let models = "[[model]]\nname = \"bert\"\ndimensions = 8\ntokenizer = \"tok/tokenizer.json\"\n\n\
+                  [[model]]\nname = \"bert-plain\"\ndimensions = 8\ntokenizer = \"tok/tokenizer.json\"\nspecial_tokens = false\n\n\
+                  [[model]]\nname = \"absent\"\ndimensions = 8\ntokenizer = \"no/tokenizer.json\"\n";
+    let path = dir.join("models.toml");
+    std::fs::write(&path, models).expect("written");
+    let err = embedguard::Policy::from_models_file(&path).unwrap_err();
+    assert_eq!(err.line(), Some(15));
+    assert_eq!(
+        err.message(),
+        format!(
+            "{}: No such file or directory (os error 2)",
+            dir.join("no/tokenizer.json").display()
+        )
+    );
+    std::fs::write(
+        &path,
+        &models[..models
+            .find("\n\n[[model]]\nname = \"absent\"")
+            .expect("there")],
+    )
+    .expect("written");
+    let policy = embedguard::Policy::from_models_file(&path).expect("loads");
+    let counts = |model: &str| {
+        let body = format!(r#"{{"model":"{model}","input":"hello world"}}"#);
+        policy
+            .check(body.as_bytes())
+            .expect("valid")
+            .token_counts()
+            .to_vec()
+    };
+    assert_eq!(counts("bert"), [4]);
+    assert_eq!(counts("bert-plain"), [2]);
+    std::fs::remove_dir_all(&dir).expect("removed");
+}

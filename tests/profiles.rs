@@ -499,3 +499,13 @@ fn an_estimates_client_usage_is_the_upstreams() {
     let exact = br#"{"model":"tiny","input":"hello"}"#;
     assert_eq!(usage(exact, upstream), (UsageSource::Counted, 5));
 }
+
+#[test]
+fn models_compare_by_value_and_tokenizer_instance() {
+    assert_eq!(Model::new("m", 8), Model::new("m", 8));
+    assert_ne!(Model::new("m", 8), Model::new("m", 8).with_max_inputs(3));
+    let shared: Arc<dyn Tokenizer> = Arc::new(Chars::default());
+    let a = Model::new("m", 8).with_tokenizer(shared.clone());
+    assert_eq!(a, Model::new("m", 8).with_tokenizer(shared));
+    assert_ne!(a, chars_model("m").with_dimensions(false));
+}

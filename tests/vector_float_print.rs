@@ -3,7 +3,8 @@
 //!
 //! `cargo test` checks a stride of the bit patterns (about a million values, every sign,
 //! exponent and many mantissas); the ignored `every_f32_prints_like_ryu` checks all 2^32
-//! (`cargo test --release --test vector_float_print -- --ignored`).
+//! (`cargo test --release --test vector_float_print -- --ignored`; about 45 minutes on a busy
+//! 2-core machine).
 
 use embedguard::encode_float_array_into;
 
@@ -21,6 +22,10 @@ fn check(start: u64, stride: u64) {
                 values.push(v);
             }
             bits += stride;
+        }
+        if values.is_empty() {
+            // A stretch of NaN and infinity patterns only.
+            continue;
         }
         text.clear();
         encode_float_array_into(&values, &mut text).unwrap();
@@ -68,5 +73,10 @@ fn a_stride_of_f32_prints_like_ryu() {
 #[test]
 #[ignore = "exhaustive: 2^32 values; run in release with --ignored"]
 fn every_f32_prints_like_ryu() {
-    check(0, 1);
+    // `EMBEDGUARD_F32_FROM=0x7f800000` resumes an interrupted run from that bit pattern.
+    let from = std::env::var("EMBEDGUARD_F32_FROM")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    check(from, 1);
 }

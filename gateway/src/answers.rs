@@ -66,6 +66,16 @@ impl Failure {
         Failure::new(StatusCode::BAD_GATEWAY, SERVER_ERROR, "server_error", None)
     }
 
+    /// 500: the gateway itself failed (a bug; never expected).
+    pub fn internal() -> Failure {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SERVER_ERROR,
+            "server_error",
+            None,
+        )
+    }
+
     /// 504: the upstream did not answer within the deadline.
     pub fn timeout() -> Failure {
         Failure::new(

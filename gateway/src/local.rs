@@ -232,8 +232,8 @@ async fn embeddings(
     let answer = tokio::task::spawn_blocking(move || worker.answer(&headers, &body, &faults)).await;
     match answer {
         Ok(Ok(body)) => json(StatusCode::OK, body),
-        Ok(Err(err)) => error_response(&err),
-        Err(_) => json(
+        Ok(Err(Some(err))) => error_response(&err),
+        Ok(Err(None)) | Err(_) => json(
             StatusCode::INTERNAL_SERVER_ERROR,
             envelope(
                 "The server had an error while processing your request.",
@@ -323,12 +323,12 @@ impl Server {
         headers: &HeaderMap,
         body: &[u8],
         faults: &Faults,
-    ) -> Result<String, RequestError> {
+    ) -> Result<String, Option<RequestError>> {
         if let Some(keys) = &self.keys {
             let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-            keys.check_header(header)?;
+            keys.check_header(header).map_err(Some)?;
         }
-        let checked = self.policy.check(body)?;
+        let checked = self.policy.check(body).map_err(Some)?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.inputs
             .fetch_add(checked.inputs().len() as u64, Ordering::Relaxed);
@@ -351,13 +351,9 @@ impl Server {
             });
         let format = checked.encoding_format();
         let first = vectors.first().map_or(0, Vec::len);
-        let Ok(mut answer) = encode_response(vectors, &target) else {
-            // Unit vectors, one per input: nothing to refuse.
-            return Err(RequestError::from(ErrorKind::BodyTooLarge {
-                len: 0,
-                limit: 0,
-            }));
-        };
+        // Unit vectors, one per input, of the target's length: nothing to refuse. If that
+        // ever broke, the answer is a 500, not a panic.
+        let mut answer = encode_response(vectors, &target).map_err(|_| None)?;
         if faults.usage.is_some() || faults.nan || faults.drop_vector {
             let mut value: serde_json::Value =
                 serde_json::from_str(&answer).unwrap_or(serde_json::Value::Null);

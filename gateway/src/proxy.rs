@@ -599,7 +599,7 @@ impl Gateway {
         facts: &mut Facts,
     ) -> Result<(Checked<'static>, Plan, Option<OwnedSemaphorePermit>), Failure> {
         let (body, held) = self.read_body(headers, body, facts).await?;
-        let checked = self.check(body).await.map_err(|err| rejected(err, facts))?;
+        let checked = self.check(body, facts).await?;
         facts.model = Some(checked.model().to_owned());
         facts.inputs = checked.inputs().len();
         facts.tokens = checked.usage().total_tokens;
@@ -815,23 +815,31 @@ impl Gateway {
 
     /// The policy's check, off the connection threads for large bodies (one per core at a
     /// time), giving an owned check.
-    async fn check(self: &Arc<Self>, body: Vec<u8>) -> Result<Checked<'static>, RequestError> {
+    async fn check(
+        self: &Arc<Self>,
+        body: Vec<u8>,
+        facts: &mut Facts,
+    ) -> Result<Checked<'static>, Failure> {
         if body.len() <= INLINE_CHECK_BYTES {
-            return self.policy.check(&body).map(Checked::into_owned);
+            return self
+                .policy
+                .check(&body)
+                .map(Checked::into_owned)
+                .map_err(|err| rejected(err, facts));
         }
         let _core = Arc::clone(&self.checks).acquire_owned().await;
         let gateway = Arc::clone(self);
-        match tokio::task::spawn_blocking(move || {
+        let checked = tokio::task::spawn_blocking(move || {
             gateway.policy.check(&body).map(Checked::into_owned)
         })
-        .await
-        {
-            Ok(checked) => checked,
-            // A check never panics; if one did, the request is refused, not the gateway.
-            Err(_) => Err(RequestError::from(ErrorKind::BodyTooLarge {
-                len: 0,
-                limit: 0,
-            })),
+        .await;
+        match checked {
+            Ok(checked) => checked.map_err(|err| rejected(err, facts)),
+            // A check never panics; if one did, this request fails, not the gateway.
+            Err(err) => {
+                facts.reason = Some(format!("the check's task failed: {err}"));
+                Err(Failure::internal())
+            }
         }
     }
 

@@ -362,13 +362,13 @@ def plan(
 
 @final
 class ResponseTarget:
-    """What a response must follow: model, encoding, dimensions, token counts."""
+    """What a response must follow: model, token counts, native length, encoding, dimensions."""
 
     def __new__(
         cls,
         model: str,
-        native_dimensions: int,
         token_counts: Sequence[int],
+        native_dimensions: int,
         *,
         encoding_format: _EncodingFormat = "float",
         dimensions: Optional[int] = None,

@@ -246,14 +246,14 @@ impl Part {
 }
 
 /// What the client asked for, which a response must follow: the model as the client named
-/// it, the model's native vector length, each input's token count, the encoding, the
+/// it, each input's token count, the model's native vector length, the encoding, the
 /// dimensions, and where usage comes from. Every vector must have the length the client
 /// gets (``dimensions``, or the native length; native-length vectors are shortened to
 /// ``dimensions``) and finite values. Functions that take a target also take a
 /// ``Checked`` request, which is its own target.
 ///
 /// >>> from embedguard import ResponseTarget, encode_response
-/// >>> target = ResponseTarget("text-embedding-3-small", 2, [3, 4])
+/// >>> target = ResponseTarget("text-embedding-3-small", [3, 4], 2)
 /// >>> print(encode_response([[0.6, 0.8], [1.0, 0.0]], target))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]},{"object":"embedding","index":1,"embedding":[1.0,0.0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}
 #[pyclass(module = "embedguard", frozen)]
@@ -271,8 +271,8 @@ impl ResponseTarget {
     #[new]
     #[pyo3(signature = (
         model,
-        native_dimensions,
         token_counts,
+        native_dimensions,
         *,
         encoding_format = "float",
         dimensions = None,
@@ -280,8 +280,8 @@ impl ResponseTarget {
     ))]
     fn new(
         model: String,
-        native_dimensions: usize,
         token_counts: Vec<usize>,
+        native_dimensions: usize,
         encoding_format: &str,
         dimensions: Option<usize>,
         usage: &str,
@@ -350,10 +350,10 @@ impl ResponseTarget {
 
     fn __repr__(&self) -> String {
         format!(
-            "ResponseTarget({}, {}, {:?}, encoding_format={}, dimensions={})",
+            "ResponseTarget({}, {:?}, {}, encoding_format={}, dimensions={})",
             quote(&self.model),
-            self.native_dimensions,
             self.token_counts,
+            self.native_dimensions,
             quote(self.format.as_str()),
             optional(self.dimensions)
         )
@@ -408,7 +408,7 @@ fn merge(
 /// >>> from embedguard import ResponseTarget, merge_responses
 /// >>> first = b'{"object":"list","data":[{"object":"embedding","index":1,"embedding":"AAAAQA=="},{"object":"embedding","index":0,"embedding":"AACAPw=="}],"model":"m"}'
 /// >>> second = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AABAQA=="}],"model":"m"}'
-/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", 1, [2, 3, 4])))
+/// >>> print(merge_responses([(0, first), (2, second)], ResponseTarget("my-model", [2, 3, 4], 1)))
 /// {"object":"list","data":[{"object":"embedding","index":0,"embedding":[1.0]},{"object":"embedding","index":1,"embedding":[2.0]},{"object":"embedding","index":2,"embedding":[3.0]}],"model":"my-model","usage":{"prompt_tokens":9,"total_tokens":9}}
 #[pyfunction]
 pub fn merge_responses(

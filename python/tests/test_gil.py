@@ -62,7 +62,7 @@ def test_other_threads_run_during_a_long_call(name):
     checked = policy.check(body)
     vector = ",".join(["0.5"] * 1536)
     answer = ('{"object":"list","data":[{"object":"embedding","index":0,"embedding":[' + vector + ']}],"model":"m"}').encode()
-    target = embedguard.ResponseTarget("m", 1536, [1])
+    target = embedguard.ResponseTarget("m", [1], 1536)
     calls = {
         "count": lambda: enc.count(text),
         "count_up_to": lambda: enc.count_up_to(text, 10**9),

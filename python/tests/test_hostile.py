@@ -229,7 +229,7 @@ SMALL = [e for e in ENTRIES if len(e[1]) <= 2 * MIB]
 
 @pytest.mark.parametrize("name,body,expect", SMALL, ids=[e[0] for e in SMALL])
 def test_entry_as_an_upstream_response_a_text_a_header_and_a_vector(name, body, expect):
-    target = embedguard.ResponseTarget(MODEL, 1536, [1])
+    target = embedguard.ResponseTarget(MODEL, [1], 1536)
     assert isinstance(never_panics(embedguard.transcode_response, body, target), embedguard.ResponseError)
     assert isinstance(never_panics(embedguard.decode_response, body), embedguard.ResponseError)
     assert isinstance(never_panics(embedguard.merge_responses, [(0, body)], target), embedguard.ResponseError)

@@ -190,7 +190,7 @@ def test_dimensions_unsupported_upstream_are_shortened_by_merge():
 
 
 def test_response_errors_word_for_word():
-    target = embedguard.ResponseTarget("m", 1, [1, 1])
+    target = embedguard.ResponseTarget("m", [1, 1], 1)
     cases = [
         ([(0, answer([[1.0]]))], "upstream response 0 has no item with index 1"),
         ([(0, b"{")], "upstream response 0 is not a valid embeddings response: EOF while parsing an object at line 1 column 1"),
@@ -220,9 +220,9 @@ def test_transcode_decode_and_encode_round_trip():
     assert [list(v) for v in read.vectors] == [[f32(x) for x in v] for v in vectors]
     assert read.usage == checked.usage and read.model == MODEL
     assert embedguard.encode_response(read.vectors, checked) == out
-    target = embedguard.ResponseTarget(MODEL, 2, [1, 1], encoding_format="float", dimensions=1)
+    target = embedguard.ResponseTarget(MODEL, [1, 1], 2, encoding_format="float", dimensions=1)
     assert json.loads(embedguard.encode_response(vectors, target))["data"][1]["embedding"] == [1.0]
-    assert repr(target) == "ResponseTarget('text-embedding-3-small', 2, [1, 1], encoding_format='float', dimensions=1)"
+    assert repr(target) == "ResponseTarget('text-embedding-3-small', [1, 1], 2, encoding_format='float', dimensions=1)"
     assert target.native_dimensions == 2 and target.usage == "counted"
 
 
@@ -390,3 +390,38 @@ def test_models_file_errors_name_the_line_and_field(tmp_path):
         embedguard.Policy.from_models_file(tmp_path / "missing.toml")
     with pytest.raises(embedguard.ModelsFileError):
         embedguard.Policy.from_models_toml('[[model]]\nname = "m"\n')
+
+
+def test_models_file_with_huggingface_tokenizers_counts_as_tokenizers_does(tmp_path):
+    from conftest import SHARED, skip_loudly
+
+    qwen = SHARED / "tokenizers" / "qwen3" / "tokenizer.json"
+    minilm = SHARED / "tokenizers" / "minilm" / "tokenizer.json"
+    if not qwen.exists() or not minilm.exists():
+        skip_loudly(f"no tokenizer.json files under {SHARED / 'tokenizers'}")
+    try:
+        import tokenizers
+    except ImportError:
+        skip_loudly("the tokenizers package is not installed (pip install tokenizers)")
+    models = tmp_path / "models.toml"
+    models.write_text(f"""
+[[model]]
+name = "qwen3-embedding"
+dimensions = 1024
+tokenizer = "{qwen}"
+
+[[model]]
+name = "all-minilm"
+dimensions = 384
+tokenizer = "{minilm}"
+max_input_tokens = 512
+""")
+    policy = embedguard.Policy.from_models_file(models)
+    texts = ["Hello, world!", "日本語の文章です。", "Привет мир", "  spaces\tand\nlines  ", "emoji 🙂 ok", "<|endoftext|> [CLS]"]
+    for name, path in (("qwen3-embedding", qwen), ("all-minilm", minilm)):
+        oracle = tokenizers.Tokenizer.from_file(str(path))
+        oracle.no_truncation()
+        oracle.no_padding()
+        want = [len(oracle.encode(t, add_special_tokens=True).ids) for t in texts]
+        checked = policy.check(json.dumps({"model": name, "input": texts}, ensure_ascii=False).encode())
+        assert checked.token_counts == want, name

@@ -11,13 +11,12 @@ use super::tables::{
     load, longest_match, merged, reach_at, shorter_prefix, split, token_len, whole_token,
 };
 
-/// Runs `f` with a stack of at least `len` token ids and a dead-end bit set of at least
-/// `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long CJK clause),
-/// on the heap beyond (4 bytes of stack per byte of text at most, freed when `f` returns).
-/// Ids rather than lengths: a dead end pops the token on top, and the one below it must be
-/// known again without a walk down the trie (a run of tabs pops at every other token).
+/// Runs `f` with a stack of token lengths of at least `len` entries and a dead-end bit set
+/// of at least `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long
+/// CJK clause), on the heap beyond. Lengths (a token is at most 128 bytes) rather than ids
+/// keep a long piece's stack at one byte per byte of text.
 #[inline(always)]
-fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u32], &mut [u64]) -> R) -> R {
+fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u8], &mut [u64]) -> R) -> R {
     if len <= 64 {
         f(&mut [0; 64], &mut [!0; 2])
     } else if len <= 512 {
@@ -99,13 +98,13 @@ fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
     }
 }
 
-/// Encodes `piece` into `stack` (at least `piece.len()` long: the id of each token in order)
-/// given its longest prefix token `first` and that token's length, with `dead`
+/// Encodes `piece` into `lengths` (at least `piece.len()` long: the byte length of each
+/// token in order) given its longest prefix token `first` and that token's length, with `dead`
 /// (at least `piece.len() / 64 + 1` words) all ones; returns the count.
 fn backtrack(
     piece: &[u8],
     first: (u32, usize),
-    stack: &mut [u32],
+    lengths: &mut [u8],
     dead: &mut [u64],
     cache: &mut [u64],
 ) -> usize {
@@ -116,13 +115,19 @@ fn backtrack(
     let mut next = Some(first);
     // The token on top of the stack.
     let mut last: Option<u32> = None;
+    // The ids of the most recent pushes, tagged with their depth: a dead end pops the top
+    // token, and the one below it is found here instead of down the trie again (a run of tabs
+    // pops at every other token). A tag that no longer matches was overwritten by a deeper
+    // push: then the trie finds it.
+    let mut recent = [(u32::MAX, 0u32); RECENT];
     while let Some((mut token, mut len)) = next {
         loop {
             let end = pos + len;
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| is_valid_cached(cache, l, token))
             {
-                stack[n] = token;
+                lengths[n] = len as u8;
+                recent[n % RECENT] = (n as u32, token);
                 n += 1;
                 pos = end;
                 last = Some(token);
@@ -137,10 +142,16 @@ fn backtrack(
                 match last {
                     Some(l) => {
                         n -= 1;
-                        let l_len = token_len(l);
+                        let l_len = usize::from(lengths[n]);
                         pos -= l_len;
                         next = Some((l, l_len));
-                        last = n.checked_sub(1).map(|below| stack[below]);
+                        last = match n.checked_sub(1) {
+                            None => None,
+                            Some(below) => match recent[below % RECENT] {
+                                (depth, id) if depth as usize == below => Some(id),
+                                _ => token_at(piece, pos - usize::from(lengths[below]), pos),
+                            },
+                        };
                     }
                     // Unreachable for cl100k (every byte is a token): stop rather than loop.
                     None => next = None,
@@ -150,6 +161,19 @@ fn backtrack(
         }
     }
     n
+}
+
+/// How many of the latest pushes [`backtrack`] remembers the ids of.
+const RECENT: usize = 64;
+
+/// The token whose bytes are exactly `piece[start..end]`: down the chain of prefix tokens
+/// from the longest one there.
+fn token_at(piece: &[u8], start: usize, end: usize) -> Option<u32> {
+    let mut token = longest_match(&piece[start..])?.0;
+    while token_len(token) > end - start {
+        token = shorter_prefix(token)?;
+    }
+    (token_len(token) == end - start).then_some(token)
 }
 
 /// Whether `piece` surely has more than `budget` tokens, decided in one cheap pass.
@@ -253,8 +277,8 @@ fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
-        Some(first) => with_buffers(piece.len(), |stack, dead| {
-            with_cache(|c| backtrack(piece, first, stack, dead, c))
+        Some(first) => with_buffers(piece.len(), |lengths, dead| {
+            with_cache(|c| backtrack(piece, first, lengths, dead, c))
         }),
     }
 }
@@ -269,9 +293,14 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
     match longest_match(piece) {
         None => {}
         Some((t, len)) if len == piece.len() => out.push(t),
-        Some(first) => with_buffers(piece.len(), |stack, dead| {
-            let n = with_cache(|c| backtrack(piece, first, stack, dead, c));
-            out.extend_from_slice(&stack[..n]);
+        Some(first) => with_buffers(piece.len(), |lengths, dead| {
+            let n = with_cache(|c| backtrack(piece, first, lengths, dead, c));
+            let mut start = 0;
+            for &len in &lengths[..n] {
+                let end = start + usize::from(len);
+                out.extend(token_at(piece, start, end));
+                start = end;
+            }
         }),
     }
 }

@@ -237,6 +237,17 @@ fn byte_level_alphabet() -> Vec<char> {
         .collect()
 }
 
+/// Says that a test skips for want of `path`; fails instead when `EMBEDGUARD_REQUIRE_SHARED`
+/// is set, as CI sets it.
+fn absent(path: &std::path::Path) {
+    assert!(
+        std::env::var_os("EMBEDGUARD_REQUIRE_SHARED").is_none(),
+        "{} is absent, and EMBEDGUARD_REQUIRE_SHARED is set",
+        path.display()
+    );
+    println!("note: {} is absent; skipped", path.display());
+}
+
 /// A file of `../shared/tokenizers/`, or `None` after printing why the caller skips.
 pub fn shared_file(folder: &str) -> Option<(PathBuf, File)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -244,7 +255,7 @@ pub fn shared_file(folder: &str) -> Option<(PathBuf, File)> {
         .join(folder)
         .join("tokenizer.json");
     let Ok(json) = std::fs::read_to_string(&path) else {
-        println!("note: {} is absent; skipped", path.display());
+        absent(&path);
         return None;
     };
     let (name, added) = match folder {
@@ -260,10 +271,7 @@ pub fn shared_file(folder: &str) -> Option<(PathBuf, File)> {
 pub fn corpus_lines() -> Option<Vec<(String, String)>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!(
-            "note: {} is absent; corpus comparison skipped",
-            dir.display()
-        );
+        absent(&dir);
         return None;
     };
     let mut paths: Vec<_> = entries
