@@ -133,6 +133,45 @@
 //! # Ok::<(), embedguard::RequestError>(())
 //! ```
 //!
+//! A HuggingFace `tokenizer.json` (feature `hf`, on by default) is a model's tokenizer like
+//! any other: [`HfTokenizer`] counts what the `tokenizers` library gives with special tokens
+//! added as the file's post-processor says, the file's truncation and padding switched
+//! off. In a models file it is `tokenizer = "path/to/tokenizer.json"`.
+//!
+//! ```
+//! # #[cfg(feature = "hf")] {
+//! use std::sync::Arc;
+//! use embedguard::{HfTokenizer, Model, Policy};
+//!
+//! // A tiny BERT-like file: lower-cased words, `[CLS] text [SEP]`, and a truncation to
+//! // 2 tokens that counting switches off.
+//! let json = r#"{"version":"1.0","truncation":{"direction":"Right","max_length":2,"strategy":"LongestFirst","stride":0},"padding":null,
+//!   "added_tokens":[{"id":0,"content":"[UNK]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},
+//!     {"id":1,"content":"[CLS]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},
+//!     {"id":2,"content":"[SEP]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],
+//!   "normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"WhitespaceSplit"},
+//!   "post_processor":{"type":"TemplateProcessing",
+//!     "single":[{"SpecialToken":{"id":"[CLS]","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"[SEP]","type_id":0}}],
+//!     "pair":[{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}],
+//!     "special_tokens":{"[CLS]":{"id":"[CLS]","ids":[1],"tokens":["[CLS]"]},"[SEP]":{"id":"[SEP]","ids":[2],"tokens":["[SEP]"]}}},
+//!   "decoder":null,
+//!   "model":{"type":"WordLevel","vocab":{"[UNK]":0,"[CLS]":1,"[SEP]":2,"hello":3,"world":4},"unk_token":"[UNK]"}}"#;
+//! let tokenizer: HfTokenizer = json.parse().expect("a valid tokenizer.json");
+//! let policy = Policy::openai().with_model(
+//!     Model::new("tiny-bert", 384).with_tokenizer(Arc::new(tokenizer)).with_max_input_tokens(6),
+//! );
+//! let checked = policy
+//!     .check(br#"{"model":"tiny-bert","input":["Hello world","hello there world again"]}"#)
+//!     .expect("within the model's limits");
+//! assert_eq!(checked.token_counts(), &[4, 6]); // [CLS] ... [SEP], unknown words one [UNK] each
+//! assert!(checked.exact());
+//! let err = policy
+//!     .check(br#"{"model":"tiny-bert","input":"hello hello hello hello hello"}"#)
+//!     .unwrap_err();
+//! assert_eq!(err.message(), "Invalid 'input': maximum context length is 6 tokens.");
+//! # }
+//! ```
+//!
 //! A gateway with thirty models writes them in a models file instead (feature `models`,
 //! on by default; [`Policy::from_models_file`]):
 //!
