@@ -15,6 +15,7 @@ __all__ = [
     "VectorError",
     "KeySetError",
     "MalformedKeyError",
+    "ModelsFileError",
 ]
 
 
@@ -108,3 +109,7 @@ class KeySetError(ValueError):
 
 class MalformedKeyError(KeySetError):
     """A gateway key without the set's format (by default ``sk-gateway-`` and 8+ letters or digits)."""
+
+
+class ModelsFileError(ValueError):
+    """A models file that cannot be read or loaded; the message names the line, the model and the field."""

@@ -1,6 +1,7 @@
 # Type stubs of the native module (python/src/*.rs); the docstrings live there, and
 # help() shows them.
 import array
+import os
 from typing import Iterable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
 from typing_extensions import Buffer, Self  # only for type checkers
@@ -166,6 +167,28 @@ class Policy:
         max_request_tokens: Optional[int] = None,
         max_body_bytes: Optional[int] = None,
         max_depth: Optional[int] = None,
+        over_limit: _OverLimit = "reject",
+        allow_members: Optional[Iterable[str]] = None,
+    ) -> Policy: ...
+    @staticmethod
+    def from_models_file(
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        limits: Optional[Limits] = None,
+        max_inputs: Optional[int] = None,
+        max_input_tokens: Optional[int] = None,
+        max_request_tokens: Optional[int] = None,
+        max_body_bytes: Optional[int] = None,
+        max_depth: Optional[int] = None,
+        over_limit: _OverLimit = "reject",
+        allow_members: Optional[Iterable[str]] = None,
+    ) -> Policy: ...
+    @staticmethod
+    def from_models_toml(
+        text: str,
+        dir: Union[str, "os.PathLike[str]", None] = None,
+        *,
+        limits: Optional[Limits] = None,
         over_limit: _OverLimit = "reject",
         allow_members: Optional[Iterable[str]] = None,
     ) -> Policy: ...
@@ -339,12 +362,13 @@ def plan(
 
 @final
 class ResponseTarget:
-    """What a response must follow: model, encoding, dimensions, token counts."""
+    """What a response must follow: model, token counts, native length, encoding, dimensions."""
 
     def __new__(
         cls,
         model: str,
         token_counts: Sequence[int],
+        native_dimensions: int,
         *,
         encoding_format: _EncodingFormat = "float",
         dimensions: Optional[int] = None,

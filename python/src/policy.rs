@@ -9,7 +9,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::{quote, run, type_name};
-use crate::errors::request_error;
+use crate::errors::{request_error, value_error};
 
 self_cell::self_cell!(
     /// A checked request together with the body its texts borrow from.
@@ -504,6 +504,86 @@ impl Policy {
             over_limit,
             allow_members,
         )
+    }
+
+    /// The models of a models file (TOML: one ``[[model]]`` table a model, with its
+    /// ``name``, ``dimensions``, ``tokenizer`` — ``"cl100k_base"``, ``"estimate"`` or a
+    /// HuggingFace ``tokenizer.json`` path, relative to the file — and its limits), and the
+    /// policy-wide settings as in ``openai``. Raises ``ModelsFileError`` naming the line, the
+    /// model and the field; ``OSError`` is not raised, an unreadable file is a
+    /// ``ModelsFileError`` too.
+    #[staticmethod]
+    #[pyo3(signature = (
+        path,
+        *,
+        limits = None,
+        max_inputs = None,
+        max_input_tokens = None,
+        max_request_tokens = None,
+        max_body_bytes = None,
+        max_depth = None,
+        over_limit = "reject",
+        allow_members = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_models_file(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        limits: Option<&Limits>,
+        max_inputs: Option<usize>,
+        max_input_tokens: Option<usize>,
+        max_request_tokens: Option<usize>,
+        max_body_bytes: Option<usize>,
+        max_depth: Option<usize>,
+        over_limit: &str,
+        allow_members: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let base = py
+            .detach(|| embedguard::Policy::from_models_file(&path))
+            .map_err(|e| value_error(py, "ModelsFileError", e.to_string()))?;
+        Policy::configured(
+            base,
+            limits,
+            [
+                max_inputs,
+                max_input_tokens,
+                max_request_tokens,
+                max_body_bytes,
+                max_depth,
+            ],
+            over_limit,
+            allow_members,
+        )
+    }
+
+    /// ``from_models_file`` for text in hand; tokenizer paths are relative to ``dir``.
+    ///
+    /// >>> from embedguard import Policy
+    /// >>> policy = Policy.from_models_toml('''
+    /// ... [[model]]
+    /// ... name = "gemini-embedding-001"
+    /// ... dimensions = 3072
+    /// ... shorten = true
+    /// ... tokenizer = "estimate"
+    /// ... max_input_tokens = 2048
+    /// ... ''')
+    /// >>> checked = policy.check(b'{"model":"gemini-embedding-001","input":"hello world"}')
+    /// >>> checked.token_counts, checked.exact
+    /// ([3], False)
+    #[staticmethod]
+    #[pyo3(signature = (text, dir = None, *, limits = None, over_limit = "reject", allow_members = None))]
+    fn from_models_toml(
+        py: Python<'_>,
+        text: &str,
+        dir: Option<std::path::PathBuf>,
+        limits: Option<&Limits>,
+        over_limit: &str,
+        allow_members: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let dir = dir.unwrap_or_else(|| std::path::PathBuf::from("."));
+        let base = embedguard::Policy::from_models_toml(text, &dir)
+            .map_err(|e| value_error(py, "ModelsFileError", e.to_string()))?;
+        Policy::configured(base, limits, [None; 5], over_limit, allow_members)
     }
 
     /// A copy with this model added, replacing any model of the same name.

@@ -340,3 +340,88 @@ def test_model_profiles():
     assert [m.name for m in embedguard.Model.openai()] == ["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]
     with pytest.raises(ValueError, match="tokenizer is 'cl100k_base' or 'estimate'"):
         embedguard.Model("x", 1, tokenizer="o200k")
+
+
+# ------------------------------------------------------------------------ models files
+
+
+def test_models_file(tmp_path):
+    models = tmp_path / "models.toml"
+    models.write_text("""
+[[model]]
+name = "text-embedding-3-small"
+aliases = ["small"]
+dimensions = 1536
+shorten = true
+
+[[model]]
+name = "gemini-embedding-001"
+dimensions = 3072
+tokenizer = "estimate"
+max_input_tokens = 2048
+max_inputs = 100
+""")
+    policy = embedguard.Policy.from_models_file(models, max_request_tokens=50)
+    assert sorted(m.name for m in policy.models) == ["gemini-embedding-001", "text-embedding-3-small"]
+    checked = policy.check(b'{"model":"small","input":["hello world","h"],"dimensions":8}')
+    assert checked.token_counts == [2, 1] and checked.exact and checked.model_spec.name == "text-embedding-3-small"
+    estimated = policy.check(b'{"model":"gemini-embedding-001","input":"hello world"}')
+    assert estimated.exact is False and estimated.token_counts == [3]
+    with pytest.raises(embedguard.BadRequestError) as caught:
+        policy.check(json.dumps({"model": "gemini-embedding-001", "input": ["a"] * 101}).encode())
+    assert caught.value.message == INVALID_INPUT_MESSAGE
+    with pytest.raises(embedguard.BadRequestError) as caught:
+        policy.check(json.dumps({"model": "small", "input": " ".join(["a"] * 60)}).encode())
+    assert caught.value.message == "Requested 60 tokens, max 50 tokens per request"
+    with pytest.raises(embedguard.NotFoundError):
+        policy.check(b'{"model":"text-embedding-3-large","input":"x"}')
+
+
+INVALID_INPUT_MESSAGE = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+def test_models_file_errors_name_the_line_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[model]]\nname = "m"\ndimensions = "many"\n')
+    with pytest.raises(embedguard.ModelsFileError) as caught:
+        embedguard.Policy.from_models_file(bad)
+    assert str(caught.value) == f'{bad}:3: model `m`, field `dimensions`: invalid type: string "many", expected a non-negative integer'
+    with pytest.raises(embedguard.ModelsFileError):
+        embedguard.Policy.from_models_file(tmp_path / "missing.toml")
+    with pytest.raises(embedguard.ModelsFileError):
+        embedguard.Policy.from_models_toml('[[model]]\nname = "m"\n')
+
+
+def test_models_file_with_huggingface_tokenizers_counts_as_tokenizers_does(tmp_path):
+    from conftest import SHARED, skip_loudly
+
+    qwen = SHARED / "tokenizers" / "qwen3" / "tokenizer.json"
+    minilm = SHARED / "tokenizers" / "minilm" / "tokenizer.json"
+    if not qwen.exists() or not minilm.exists():
+        skip_loudly(f"no tokenizer.json files under {SHARED / 'tokenizers'}")
+    try:
+        import tokenizers
+    except ImportError:
+        skip_loudly("the tokenizers package is not installed (pip install tokenizers)")
+    models = tmp_path / "models.toml"
+    models.write_text(f"""
+[[model]]
+name = "qwen3-embedding"
+dimensions = 1024
+tokenizer = "{qwen}"
+
+[[model]]
+name = "all-minilm"
+dimensions = 384
+tokenizer = "{minilm}"
+max_input_tokens = 512
+""")
+    policy = embedguard.Policy.from_models_file(models)
+    texts = ["Hello, world!", "日本語の文章です。", "Привет мир", "  spaces\tand\nlines  ", "emoji 🙂 ok", "<|endoftext|> [CLS]"]
+    for name, path in (("qwen3-embedding", qwen), ("all-minilm", minilm)):
+        oracle = tokenizers.Tokenizer.from_file(str(path))
+        oracle.no_truncation()
+        oracle.no_padding()
+        want = [len(oracle.encode(t, add_special_tokens=True).ids) for t in texts]
+        checked = policy.check(json.dumps({"model": name, "input": texts}, ensure_ascii=False).encode())
+        assert checked.token_counts == want, name
