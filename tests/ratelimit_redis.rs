@@ -2,84 +2,30 @@
 //! generated sequences (the memory store as the reference, since both forget a state once
 //! it is full), the expiry frees idle keys, the server clock works.
 //!
-//! Each test starts its own `redis-server` on a free loopback port (no persistence) and
-//! stops it at the end. Without `redis-server` on the PATH the tests fail, saying how to
+//! Each test starts its own `redis-server` (`tests/redis_server/`) on a free loopback port
+//! and stops it at the end. Without `redis-server` on the PATH the tests fail, saying how to
 //! install it. A few lines of RESP below stand in for a client crate.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use embedguard::{Budget, BudgetStore, MAX_LIMIT, MemoryStore, Operation, REDIS_SCRIPT, Refusal};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-const INSTALL: &str = "redis-server is not installed: these tests need a real Redis server. \
-Install it with `apt-get install -y redis-server` (Debian/Ubuntu; .ci/run does), \
-`brew install redis` (macOS), or put a `redis-server` binary on the PATH.";
+mod redis_server;
+use redis_server::RedisServer;
 
-/// A redis-server of our own, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL}"),
-            Err(e) => panic!("could not start redis-server: {e}"),
-        };
-        let mut server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("redis-server exited at start ({status}); port {port} taken?");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn connect(&self) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Conn {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A connection to `server`, with a read timeout so a lost server fails the test.
+fn connect(server: &RedisServer) -> Conn {
+    let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    Conn {
+        reader: BufReader::new(stream.try_clone().unwrap()),
+        writer: stream,
     }
 }
 
@@ -210,8 +156,8 @@ fn steps(max: u64) -> impl Strategy<Value = Vec<Step>> {
 
 #[test]
 fn lua_matches_rust_on_generated_sequences() {
-    let server = Server::start();
-    let mut conn = server.connect();
+    let server = RedisServer::start();
+    let mut conn = connect(&server);
     let sha = conn.load();
     // The runner takes a `Fn`: one connection and a case counter shared through cells.
     let conn = std::cell::RefCell::new(conn);
@@ -272,8 +218,8 @@ fn lua_matches_rust_on_generated_sequences() {
 
 #[test]
 fn contract_scenario_through_redis() {
-    let server = Server::start();
-    let mut conn = server.connect();
+    let server = RedisServer::start();
+    let mut conn = connect(&server);
     let sha = conn.load();
     let budget = Budget::new()
         .with_requests_per_minute(100)
@@ -302,8 +248,8 @@ fn contract_scenario_through_redis() {
 
 #[test]
 fn server_clock_and_bad_arguments() {
-    let server = Server::start();
-    let mut conn = server.connect();
+    let server = RedisServer::start();
+    let mut conn = connect(&server);
     let sha = conn.load();
     let budget = Budget::new().with_tokens_per_minute(60);
     let op = Operation::Admit { tokens: 30 };
@@ -365,8 +311,8 @@ fn server_clock_and_bad_arguments() {
 /// clock: exactly the budget is admitted, to the token; nothing is admitted twice.
 #[test]
 fn replicas_share_one_budget_exactly() {
-    let server = Server::start();
-    let sha = server.connect().load();
+    let server = RedisServer::start();
+    let sha = connect(&server).load();
     let budget = Budget::new()
         .with_requests_per_minute(5_000)
         .with_tokens_per_minute(20_000);
@@ -375,7 +321,7 @@ fn replicas_share_one_budget_exactly() {
             .map(|w| {
                 let (server, sha, budget) = (&server, &sha, &budget);
                 s.spawn(move || {
-                    let mut conn = server.connect();
+                    let mut conn = connect(server);
                     let (mut requests, mut tokens) = (0, 0);
                     for i in 0..600u64 {
                         let n = [7, 13, 29, 71][((w + i) % 4) as usize];
@@ -400,7 +346,7 @@ fn replicas_share_one_budget_exactly() {
     });
     let requests: u64 = totals.iter().map(|t| t.0).sum();
     let tokens: u64 = totals.iter().map(|t| t.1).sum();
-    let mut conn = server.connect();
+    let mut conn = connect(&server);
     let op = Operation::Admit { tokens: 0 };
     let reply = conn
         .step(&sha, "eg:shared", &op.redis_args(&budget, Some(1_000)))
@@ -409,4 +355,20 @@ fn replicas_share_one_budget_exactly() {
     assert_eq!(tokens + last.remaining_tokens().unwrap(), 20_000);
     assert_eq!(requests + 1 + last.remaining_requests().unwrap(), 5_000);
     assert!(last.remaining_tokens().unwrap() < 71, "{last:?}");
+}
+
+/// Regression (CI run of c5260b2): two tests picked the same "free" port, the second's
+/// server could not bind, its test talked to the first's server and got "connection reset"
+/// when that one stopped. A start on a taken port now says so instead of borrowing it.
+#[test]
+fn a_taken_port_is_not_mistaken_for_our_server() {
+    let first = RedisServer::start();
+    assert!(
+        RedisServer::try_start(first.port).is_none(),
+        "a second server on port {} was taken for ours",
+        first.port
+    );
+    // The first server is still the one answering, and still works.
+    let mut conn = connect(&first);
+    assert_eq!(conn.call(&["PING"]), Reply::Text(Some("PONG".to_owned())));
 }

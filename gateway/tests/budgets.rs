@@ -175,7 +175,7 @@ fn upstream_failures_are_refunded_and_the_ledger_has_a_line_each() {
 
 #[test]
 fn two_replicas_share_one_budget_through_redis() {
-    let redis = Redis::start(None);
+    let redis = Redis::start();
     let up = upstream(&[]);
     let url = redis.url();
     let tpm = 6000u64;
@@ -224,7 +224,7 @@ fn two_replicas_share_one_budget_through_redis() {
 
 #[test]
 fn a_stopped_redis_closed_and_open_then_back() {
-    let mut redis = Redis::start(None);
+    let mut redis = Redis::start();
     let port = redis.port;
     let up = upstream(&[]);
     let url = redis.url();
@@ -259,7 +259,7 @@ fn a_stopped_redis_closed_and_open_then_back() {
         started.elapsed() < Duration::from_secs(3),
         "hung on a stopped Redis"
     );
-    let _redis = Redis::start(Some(port));
+    let _redis = Redis::start_on(port);
     let back = wait_until(Duration::from_secs(10), || {
         http(&closed.addr, &post(SMALL), T)
             .map(|a| a.status)

@@ -155,7 +155,7 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 #[test]
 #[ignore = "a fixed load against two replicas and Redis; run it by name"]
 fn budgets_over_two_replicas_through_redis() {
-    let redis = Redis::start(None);
+    let redis = Redis::start();
     let url = redis.url();
     let up = upstream(&[]);
     let body = format!(

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -355,55 +355,9 @@ pub fn sdk_version(python: &Path) -> Result<String, String> {
     }
 }
 
-/// A Redis server on a free loopback port, stopped when dropped.
-pub struct Redis {
-    child: Option<Child>,
-    pub port: u16,
-}
-
-impl Redis {
-    pub fn start(port: Option<u16>) -> Redis {
-        let port = port.unwrap_or_else(|| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot run redis-server ({err}): these tests need a Redis server; install it with `apt-get install redis-server` (Debian/Ubuntu)"
-                )
-            });
-        let up = wait_until(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "redis-server did not listen on port {port}");
-        Redis {
-            child: Some(child),
-            port,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+/// A Redis server on a free loopback port, stopped when dropped (shared with the library's
+/// tests).
+#[path = "../../../tests/redis_server/mod.rs"]
+mod redis_server;
+#[allow(unused_imports)] // Only the Redis tests use it.
+pub use redis_server::RedisServer as Redis;
