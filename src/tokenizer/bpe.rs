@@ -83,6 +83,11 @@ fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
 
 const PAIR_CACHE: usize = 1 << 15;
 
+/// Pairs of tokens of this many bytes together or fewer are checked without the cache: their
+/// merge trees are at most two deep, and random text (letters, bytes) asks about more such
+/// pairs than any cache holds, so a slot read there is mostly a miss paid on top.
+const UNCACHED_PAIR_BYTES: usize = 3;
+
 thread_local! {
     static CACHE: std::cell::RefCell<[u64; PAIR_CACHE]> =
         const { std::cell::RefCell::new([0; PAIR_CACHE]) };
@@ -124,7 +129,13 @@ fn backtrack(
         loop {
             let end = pos + len;
             if dead[end / 64] >> (end % 64) & 1 == 1
-                && last.is_none_or(|l| is_valid_cached(cache, l, token))
+                && last.is_none_or(|l| {
+                    if usize::from(lengths[n - 1]) + len <= UNCACHED_PAIR_BYTES {
+                        is_valid_pair(l, token)
+                    } else {
+                        is_valid_cached(cache, l, token)
+                    }
+                })
             {
                 lengths[n] = len as u8;
                 recent[n % RECENT] = (n as u32, token);
