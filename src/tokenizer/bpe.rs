@@ -105,7 +105,8 @@ fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
 
 /// Encodes `piece` into `lengths` (at least `piece.len()` long: the byte length of each
 /// token in order) given its longest prefix token `first` and that token's length, with `dead`
-/// (at least `piece.len() / 64 + 1` words) all ones; returns the count.
+/// (at least `piece.len() / 64 + 1` words) all ones; returns the count. An empty `cache`:
+/// every pair is checked without one.
 fn backtrack(
     piece: &[u8],
     first: (u32, usize),
@@ -130,7 +131,8 @@ fn backtrack(
             let end = pos + len;
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| {
-                    if usize::from(lengths[n - 1]) + len <= UNCACHED_PAIR_BYTES {
+                    if cache.is_empty() || usize::from(lengths[n - 1]) + len <= UNCACHED_PAIR_BYTES
+                    {
                         is_valid_pair(l, token)
                     } else {
                         is_valid_cached(cache, l, token)
@@ -288,6 +290,15 @@ fn count_long(piece: &[u8]) -> usize {
     match longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
+        // A short ASCII piece is a word or an identifier: its pairs come back mostly with the
+        // same word, which the piece memo answers, so a pair cache slot would be one more cold
+        // read per check on text seen once. Pairs of CJK or Cyrillic letters do come back in
+        // other pieces.
+        Some(first) if piece.len() <= 32 && piece.is_ascii() => {
+            with_buffers(piece.len(), |lengths, dead| {
+                backtrack(piece, first, lengths, dead, &mut [])
+            })
+        }
         Some(first) => with_buffers(piece.len(), |lengths, dead| {
             with_cache(|c| backtrack(piece, first, lengths, dead, c))
         }),
