@@ -228,9 +228,13 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
 
 /// Counts of recent pieces of up to 32 bytes that are not one token, two-way set-associative:
 /// `[key0..key3, len | count << 8]` (len 0: empty). Identifiers in code and long words repeat.
+///
+/// 2^15 entries, 1.25 MiB a thread. Measured on the corpus, counting each text a second time:
+/// half as many entries made Russian and multilingual pages 20-35% slower, twice as many made
+/// them 9-14% faster but text seen once 4-6% slower (more memory to miss in).
 struct PieceCache([[u64; 5]; PIECE_CACHE]);
 
-const PIECE_CACHE: usize = 1 << 14;
+const PIECE_CACHE: usize = 1 << 15;
 
 thread_local! {
     static PIECES: std::cell::RefCell<PieceCache> =

@@ -8,7 +8,8 @@
 //!   that are not one token.
 //!
 //! Two thread-local caches (recent pair checks, 256 KiB; counts of recent short pieces that
-//! are not one token, 640 KiB) start zeroed and never allocate; they only skip repeated work.
+//! are not one token, 1.25 MiB: 1.5 MiB a thread in all) start zeroed and never allocate; they
+//! only skip repeated work.
 //! The tables are read through once by the first [`cl100k`] call of a process.
 //! Counting allocates nothing unless a piece of more than 512 bytes is not one token.
 
