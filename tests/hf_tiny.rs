@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use embedguard::{HfError, HfTokenizer};
 use hf_common::{
-    BPE_MERGED, BPE_MERGES_FROM, File, Oracle, hostile_text, tiny_bpe, tiny_wordpiece,
+    BPE_MERGED, BPE_MERGES_FROM, File, Oracle, hostile_text, long_hostile_text, tiny_bpe,
+    tiny_wordpiece,
 };
 use proptest::prelude::*;
+use serde_json::json;
 
 fn load(file: &File) -> (HfTokenizer, Oracle) {
     let tokenizer: HfTokenizer = file.json.parse().expect("the file loads");
@@ -379,4 +381,54 @@ fn a_models_file_loads_a_tokenizer_json() {
     assert_eq!(counts("bert"), [4]);
     assert_eq!(counts("bert-plain"), [2]);
     std::fs::remove_dir_all(&dir).expect("removed");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Long texts are counted in pieces (both files split): the sum equals the whole.
+    #[test]
+    fn prop_long_counts_match_tokenizers(text in long_hostile_text()) {
+        for file in [tiny_wordpiece(), tiny_bpe()] {
+            let (ours, oracle) = load(&file);
+            prop_assert!(ours.counts_in_pieces(), "{} does not split", file.name);
+            assert_same(&file, &ours, &oracle, &text);
+        }
+    }
+}
+
+/// A file whose pipeline could look across a cut is counted whole, and still exactly: the
+/// structural check (a normalizer that prepends, an added token that strips what follows)
+/// and the probes (a split pattern that ends words with their space, which no list of
+/// step types can tell from Qwen3's) each keep it from being split.
+#[test]
+fn files_that_may_look_across_a_cut_are_counted_whole() {
+    let text = "hello world 12 ab's cd ".repeat(400);
+    type Change = fn(&mut serde_json::Value);
+    let variants: [(&str, Change); 4] = [
+        ("space ends the word", |file| {
+            file["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] =
+                json!(r"\p{L}+ ?|\p{N}+ ?|\s+|[^\s\p{L}\p{N}]+");
+        }),
+        ("prepends", |file| {
+            file["normalizer"] = json!({"type": "Prepend", "prepend": "_"});
+        }),
+        ("strips after a token", |file| {
+            file["added_tokens"][1]["rstrip"] = json!(true);
+        }),
+        ("no pre-tokenizer", |file| {
+            file["pre_tokenizer"] = json!(null);
+        }),
+    ];
+    for (what, change) in variants {
+        let mut file: serde_json::Value = serde_json::from_str(&tiny_bpe().json).unwrap();
+        change(&mut file);
+        let json = file.to_string();
+        let ours: HfTokenizer = json.parse().expect("loads");
+        assert!(!ours.counts_in_pieces(), "{what}: split");
+        let oracle = Oracle::new(&json);
+        assert_eq!(ours.count(&text), oracle.count(&text), "{what}");
+    }
+    let ours: HfTokenizer = tiny_bpe().json.parse().unwrap();
+    assert!(ours.counts_in_pieces());
 }
