@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use tokenizers::Encoding;
 
-use crate::hf_split;
+use crate::hf_split::{self, Cut, Cuts};
 use crate::tokens::{Tokenizer, Vocabulary};
 
 /// A HuggingFace tokenizer, loaded from a `tokenizer.json` file.
@@ -68,11 +68,14 @@ pub struct HfTokenizer {
     add_special_tokens: bool,
     name: String,
     vocabulary: Vocabulary,
-    /// Whether long texts are counted in pieces (`hf_split`): the file's pipeline splits
-    /// exactly at the cuts.
-    split: bool,
+    /// Where long texts may be cut, to be counted in pieces (`hf_split`): the kinds of
+    /// place at which the file's pipeline splits anyway. Empty: never cut.
+    cuts: Cuts,
     /// The special tokens the post-processor adds to every input.
     added: usize,
+    /// The longest added token's content, in bytes: how far before a window's end an added
+    /// token cut short by the window may start.
+    longest_added: usize,
 }
 
 /// Why a `tokenizer.json` could not be loaded, or a text not encoded.
@@ -159,8 +162,9 @@ impl HfTokenizer {
             add_special_tokens: true,
             name: DEFAULT_NAME.to_owned(),
             vocabulary,
-            split: false,
+            cuts: Cuts::default(),
             added: 0,
+            longest_added: 0,
         };
         let empty = |special| tokenizer.encode_len("", special).ok();
         tokenizer.added = match (empty(true), empty(false)) {
@@ -171,17 +175,30 @@ impl HfTokenizer {
                 });
             }
         };
-        tokenizer.split = hf_split::why_not_split(bytes).is_none() && tokenizer.splits_probes();
+        let added: Vec<String> = tokenizer
+            .inner
+            .get_added_tokens_decoder()
+            .into_values()
+            .map(|token| token.content)
+            .collect();
+        tokenizer.longest_added = added.iter().map(String::len).max().unwrap_or(0);
+        if hf_split::why_not_split(bytes).is_none() {
+            tokenizer.cuts = Cut::ALL
+                .into_iter()
+                .filter(|&cut| !added.iter().any(|token| cut.may_fall_inside(token)))
+                .filter(|&cut| tokenizer.splits_probes(cut))
+                .fold(Cuts::default(), Cuts::with);
+        }
         Ok(tokenizer)
     }
 
-    /// Whether every probe text (`hf_split::probe_pairs`) falls into the same pre-tokens as
-    /// its two halves, whatever the vocabulary, and encodes as they do.
-    fn splits_probes(&self) -> bool {
+    /// Whether every probe text of `cut` falls into the same pre-tokens as its two halves,
+    /// whatever the vocabulary, and encodes as they do.
+    fn splits_probes(&self, cut: Cut) -> bool {
         let ids = |text: &str| {
             guard(|| self.inner.encode_fast(text, false)).map(|e| e.get_ids().to_vec())
         };
-        hf_split::probe_pairs().all(|(left, right)| {
+        cut.probes().all(|(left, right)| {
             splits_alike(left, right, |text| self.pre_tokens(text))
                 && splits_alike(left, right, ids)
         })
@@ -213,7 +230,19 @@ impl HfTokenizer {
     /// Whether texts longer than a few KiB are counted in pieces, to bound the memory
     /// `tokenizers` needs (see [`count`](Self::count)).
     pub fn counts_in_pieces(&self) -> bool {
-        self.split
+        !self.cuts.is_empty()
+    }
+
+    /// Where long texts are cut, for logs: some of `"space"` (before a space between
+    /// words), `"line feed"` (after one, before a word) and `"punctuation"` (before a mark
+    /// between words, CJK ones included); none when the file's pipeline might look across
+    /// a cut.
+    pub fn cut_places(&self) -> Vec<&'static str> {
+        Cut::ALL
+            .into_iter()
+            .filter(|&cut| self.cuts.contains(cut))
+            .map(Cut::name)
+            .collect()
     }
 
     /// The number of ids `tokenizers` gives `text`, with or without the special tokens.
@@ -254,8 +283,8 @@ impl HfTokenizer {
     ///
     /// For most files (BERT WordPiece, byte-level BPE with a GPT-style split: see
     /// [`counts_in_pieces`](Self::counts_in_pieces)) a long text is counted in pieces of
-    /// about 2 KiB, cut before a single space between two words, where the file's pipeline
-    /// is known to split anyway: the same count, with the working memory of `tokenizers`
+    /// about 2 KiB, cut between words (before a space or a punctuation mark, after a line
+    /// feed) where the file's pipeline is known to split anyway: the same count, with the working memory of `tokenizers`
     /// (60 to 300 bytes per byte) held for one piece at a time instead of the whole text.
     pub fn count(&self, text: &str) -> usize {
         self.try_count(text).unwrap_or(usize::MAX)
@@ -280,7 +309,7 @@ impl HfTokenizer {
     /// The count of `text` if at most `limit` (`Ok(None)` past it), piece by piece where the
     /// file allows it.
     fn count_pieces(&self, text: &str, limit: usize) -> Result<Option<usize>, HfError> {
-        if !self.split || text.len() <= hf_split::PIECE_BYTES {
+        if self.cuts.is_empty() || text.len() <= hf_split::PIECE_BYTES {
             let n = self.encode_len(text, self.add_special_tokens)?;
             return Ok((n <= limit).then_some(n));
         }
@@ -289,7 +318,7 @@ impl HfTokenizer {
         } else {
             0
         };
-        for piece in hf_split::pieces(text) {
+        for piece in hf_split::pieces(text, self.cuts) {
             total = total.saturating_add(self.encode_len(piece, false)?);
             if total > limit {
                 return Ok(None);
@@ -333,7 +362,15 @@ impl HfTokenizer {
             if whole && encoding.len() <= limit {
                 return (window, encoding.len());
             }
-            let bounds = Bounds::new(&encoding, window, whole, limit);
+            // An added token cut short by the window may start up to its length before the
+            // window's end (normalization may lengthen it: four times, to be safe); the
+            // tokens there are not boundaries of the text either.
+            let trusted = if whole {
+                window
+            } else {
+                window.saturating_sub(self.longest_added.saturating_mul(4))
+            };
+            let bounds = Bounds::new(&encoding, window, trusted, whole, limit);
             if whole || bounds.complete > limit {
                 break (encoding, bounds);
             }
@@ -496,7 +533,8 @@ fn splits_alike<T: PartialEq>(
 /// The token boundaries of a window's encoding, for [`HfTokenizer::cut`].
 struct Bounds {
     /// Increasing byte offsets on character boundaries: 0, the ends of the tokens (those of
-    /// the last word only when the window is the whole text), then the window's length.
+    /// the last word, and those ending past `trusted`, only when the window is the whole
+    /// text), then the window's length.
     ends: Vec<usize>,
     /// A first guess: the last boundary at which the encoding has at most `limit` tokens.
     guess: usize,
@@ -505,7 +543,13 @@ struct Bounds {
 }
 
 impl Bounds {
-    fn new(encoding: &Encoding, window: usize, whole: bool, limit: usize) -> Bounds {
+    fn new(
+        encoding: &Encoding,
+        window: usize,
+        trusted: usize,
+        whole: bool,
+        limit: usize,
+    ) -> Bounds {
         let sequences = encoding.get_sequence_ids();
         let words = encoding.get_word_ids();
         // Tokens the post-processor added have no sequence; they count at every cut.
@@ -523,7 +567,10 @@ impl Bounds {
         };
         let tokens = encoding.get_offsets().iter().zip(words).zip(&sequences);
         for ((offsets, word), sequence) in tokens {
-            if sequence.is_none() || (last_word.is_some() && *word == last_word) {
+            if sequence.is_none()
+                || (last_word.is_some() && *word == last_word)
+                || offsets.1 > trusted
+            {
                 continue;
             }
             bounds.complete += 1;

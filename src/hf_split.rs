@@ -5,20 +5,23 @@
 //! splits, token strings), so one 1 MiB input would cost a few hundred MiB. Counted in pieces
 //! of a few KiB, the same input costs a few hundred KiB. That is exact only where no step of
 //! the file's pipeline looks across the cut, so a file is split only when every step is one
-//! whose behaviour at the cut is known, and there is one kind of cut, a *space cut*:
+//! whose behaviour at the cut is known, and only at the kinds of [`Cut`] its pipeline
+//! splits at on every probe text:
 //!
-//! - the cut is just before a single ASCII space that has an ASCII letter or digit before it
-//!   and an ASCII letter after it (`...word| word...`);
+//! - a cut has plain characters on both sides: a letter of a common script (or an ASCII
+//!   digit) before it and a letter after the space, line feed or punctuation mark it is
+//!   before or after (`word| word`, `line\n|word`, `word|,word`, `文|。文`);
 //! - normalizers: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, BertNormalizer, and
 //!   sequences of them. Each maps characters one by one, or (the Unicode forms) composes
-//!   only within a run that an ASCII letter or space ends, so the text normalizes as its two
+//!   only within a run that a starter (a space, a plain letter) ends, so the text normalizes as its two
 //!   pieces do. Prepend, Replace, Strip and SentencePiece's Precompiled do not, and are
 //!   never split;
 //! - pre-tokenizers: BERT's, Whitespace, WhitespaceSplit, ByteLevel, Punctuation, Digits,
 //!   Split by a regex without look-behind or anchors, and sequences of them, each splitting
-//!   at such a space (checked on probe texts at load, [`probe_pairs`]); Metaspace and the
+//!   at such a space (checked on probe texts at load, [`Cut::probes`]); Metaspace and the
 //!   others are never split;
-//! - added tokens: none that contains white space or strips the white space after it;
+//! - added tokens: none that contains white space or strips the white space after it, and
+//!   no cut at a punctuation mark that one of them contains;
 //! - the model sees one pre-token at a time, so any model is fine; the post-processor's
 //!   special tokens are added once, to the whole.
 
@@ -141,88 +144,234 @@ fn regex_is_local(regex: &str) -> bool {
     true
 }
 
-/// Texts that must encode as their two halves do before a file is split: each is a left
-/// part ending in an ASCII letter or digit, and a right part starting with a space and an
-/// ASCII letter, so the cut between them is a space cut.
-pub(crate) fn probe_pairs() -> impl Iterator<Item = (&'static str, &'static str)> {
-    const LEFT: [&str; 17] = [
-        "a",
-        "ab",
-        "Ab1",
-        "x's",
-        "it'd",
-        "1",
-        "123",
-        "a1",
-        "abc,d",
-        "  ab",
-        "\nab",
-        "..a",
-        "ab_c",
-        "中a",
-        "éa",
-        "[CLS]a",
-        "<|endoftext|>a",
-    ];
-    const RIGHT: [&str; 15] = [
-        " a",
-        " bc",
-        " b1",
-        " b's",
-        " b.",
-        " b  ",
-        " b\n",
-        " b!!",
-        " bé",
-        " b中",
-        " b_c",
-        " b-c",
-        " b'",
-        " b [SEP]",
-        " b<|endoftext|>",
-    ];
-    LEFT.into_iter()
-        .flat_map(|left| RIGHT.into_iter().map(move |right| (left, right)))
+/// The kinds of place a text may be cut at, each enabled for a file only when its probes
+/// split alike ([`Cut::probes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Before a single ASCII space between a letter (see `is_letter`) or ASCII digit and a
+    /// letter: `word| word`, `слово| слово`.
+    Space,
+    /// After a line feed followed by a letter: `line\n|word`.
+    LineFeed,
+    /// Before a punctuation mark (`, . ; : ! ?` and their CJK forms `、 。 ， ． ！ ？ ： ；`)
+    /// between two letters: `word|,word`, `文|。文`. The cut for text without spaces.
+    Punctuation,
 }
 
-/// `text` in pieces: each at least [`PIECE_BYTES`] long (but the last), ended by a
-/// space cut; a text without such a cut is one piece.
-pub(crate) fn pieces(text: &str) -> impl Iterator<Item = &str> {
+impl Cut {
+    pub(crate) const ALL: [Cut; 3] = [Cut::Space, Cut::LineFeed, Cut::Punctuation];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cut::Space => "space",
+            Cut::LineFeed => "line feed",
+            Cut::Punctuation => "punctuation",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    /// Texts that must fall into the same pre-tokens (and ids) as their two halves before a
+    /// file is cut at this kind of place: a left part and a right part with such a cut
+    /// between them.
+    pub(crate) fn probes(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        const SPACE_LEFT: &[&str] = &[
+            "a",
+            "ab",
+            "Ab1",
+            "x's",
+            "it'd",
+            "1",
+            "123",
+            "a1",
+            "abc,d",
+            "  ab",
+            "\nab",
+            "..a",
+            "ab_c",
+            "中a",
+            "éa",
+            "[CLS]a",
+            "<|endoftext|>a",
+        ];
+        const SPACE_RIGHT: &[&str] = &[
+            " a",
+            " bc",
+            " b1",
+            " b's",
+            " b.",
+            " b  ",
+            " b\n",
+            " b!!",
+            " bé",
+            " b中",
+            " b_c",
+            " b-c",
+            " b'",
+            " b [SEP]",
+            " b<|endoftext|>",
+        ];
+        const LINE_LEFT: &[&str] = &[
+            "a\n", "a.\n", "a \n", "a\n\n", " \n", "1\n", "中\n", "a\r\n", "a\t\n", "\n", "a  \n",
+        ];
+        const LINE_RIGHT: &[&str] = &["a", "ab c", "Ab", "a\n", "a.", "a1", "b's", "вот", "日本"];
+        const MARK_LEFT: &[&str] = &["a", "ab", "中文", "éa", "1a", "a.a", "a a", "日本語", "вот"];
+        const MARK_RIGHT: &[&str] = &[
+            ",a",
+            ".ab",
+            ";a",
+            ":a",
+            "!a b",
+            "?a",
+            ",a\n",
+            ".A",
+            "。中文",
+            "，中",
+            "、中",
+            "．中",
+            "！中",
+            "？中",
+            "：中",
+            "；中",
+            "。a",
+            ",中",
+        ];
+        let (left, right) = match self {
+            Cut::Space => (SPACE_LEFT, SPACE_RIGHT),
+            Cut::LineFeed => (LINE_LEFT, LINE_RIGHT),
+            Cut::Punctuation => (MARK_LEFT, MARK_RIGHT),
+        };
+        left.iter()
+            .flat_map(move |&l| right.iter().map(move |&r| (l, r)))
+    }
+
+    /// Whether a cut of this kind might fall inside an added token written in a text (which
+    /// `tokenizers` matches before anything else), so that the file is never cut there.
+    pub(crate) fn may_fall_inside(self, token: &str) -> bool {
+        match self {
+            Cut::Space => token.contains(' '),
+            Cut::LineFeed => token.contains('\n'),
+            Cut::Punctuation => token.chars().any(is_mark),
+        }
+    }
+
+    /// Whether `text` may be cut at `at` (a character boundary, not 0 or the end).
+    fn fits(self, text: &str, at: usize) -> bool {
+        let bytes = text.as_bytes();
+        match self {
+            Cut::Space => {
+                bytes[at] == b' '
+                    && before(text, at).is_some_and(|c| c.is_ascii_digit() || is_letter(c))
+                    && text[at + 1..].chars().next().is_some_and(is_letter)
+            }
+            Cut::LineFeed => {
+                bytes[at - 1] == b'\n' && text[at..].chars().next().is_some_and(is_letter)
+            }
+            Cut::Punctuation => {
+                let mut after = text[at..].chars();
+                after.next().is_some_and(is_mark)
+                    && after.next().is_some_and(is_letter)
+                    && before(text, at).is_some_and(is_letter)
+            }
+        }
+    }
+}
+
+/// The character before byte `at`.
+fn before(text: &str, at: usize) -> Option<char> {
+    text[..at].chars().next_back()
+}
+
+/// A letter of a common script that every normalizer leaves a starter and every split
+/// pattern counts as a letter: ASCII, Latin-1 and Latin Extended-A/B letters, the basic
+/// Greek and Cyrillic alphabets, Hebrew and Arabic letters, kana, CJK ideographs, Hangul
+/// syllables. Never a combining mark, a letter-like symbol or a letter number.
+fn is_letter(c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || matches!(
+            u32::from(c),
+            0xC0..=0xD6
+                | 0xD8..=0xF6
+                | 0xF8..=0x24F
+                | 0x391..=0x3A9
+                | 0x3B1..=0x3C9
+                | 0x400..=0x481
+                | 0x48A..=0x4FF
+                | 0x5D0..=0x5EA
+                | 0x620..=0x63F
+                | 0x641..=0x64A
+                | 0x3041..=0x3096
+                | 0x30A1..=0x30FA
+                | 0x4E00..=0x9FFF
+                | 0xAC00..=0xD7A3
+        )
+}
+
+fn is_mark(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '.' | ';' | ':' | '!' | '?' | '、' | '。' | '，' | '．' | '！' | '？' | '：' | '；'
+    )
+}
+
+/// A set of [`Cut`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cuts(u8);
+
+impl Cuts {
+    pub(crate) fn with(self, cut: Cut) -> Cuts {
+        Cuts(self.0 | cut.bit())
+    }
+
+    pub(crate) fn contains(self, cut: Cut) -> bool {
+        self.0 & cut.bit() != 0
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether `text` may be cut at byte `at` (which needs no character boundary).
+    fn allow(self, text: &str, at: usize) -> bool {
+        at > 0
+            && at < text.len()
+            && text.is_char_boundary(at)
+            && Cut::ALL
+                .into_iter()
+                .any(|cut| self.contains(cut) && cut.fits(text, at))
+    }
+}
+
+/// `text` in pieces: each at least [`PIECE_BYTES`] long (but the last), ended by one of
+/// `cuts`; a text without such a place is one piece.
+pub(crate) fn pieces(text: &str, cuts: Cuts) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let cut = next_cut(rest.as_bytes(), PIECE_BYTES).unwrap_or(rest.len());
+        let cut = (PIECE_BYTES..rest.len())
+            .find(|&at| cuts.allow(rest, at))
+            .unwrap_or(rest.len());
         let (piece, after) = rest.split_at(cut);
         rest = after;
         Some(piece)
     })
 }
 
-/// The first space cut at or after `from`. Every byte around it is ASCII, so it is a
-/// character boundary.
-fn next_cut(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from.max(1);
-    while at + 1 < bytes.len() {
-        let space = at + bytes[at..bytes.len() - 1].iter().position(|&b| b == b' ')?;
-        if bytes[space - 1].is_ascii_alphanumeric() && bytes[space + 1].is_ascii_alphabetic() {
-            return Some(space);
-        }
-        at = space + 1;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ALL: Cuts = Cuts(0b111);
 
     #[test]
     fn pieces_end_before_a_space_between_words() {
         let word = "abcdefg ";
         let text = word.repeat(1000);
-        let parts: Vec<&str> = pieces(&text).collect();
+        let parts: Vec<&str> = pieces(&text, Cuts::default().with(Cut::Space)).collect();
         assert_eq!(parts.concat(), text);
         assert!(parts.len() > 2);
         for part in &parts[..parts.len() - 1] {
@@ -241,11 +390,43 @@ mod tests {
             " ".repeat(10_000),
             "a  ".repeat(5_000),
             "a 1".repeat(5_000),
-            "é é".repeat(5_000),
+            "1 1".repeat(5_000),
+            "a \u{301}".repeat(5_000),
+            "文文".repeat(5_000),
+            "a,,a".repeat(5_000),
+            "\n\n1".repeat(5_000),
         ] {
-            assert_eq!(pieces(&text).collect::<Vec<_>>(), [text.as_str()]);
+            assert_eq!(pieces(&text, ALL).collect::<Vec<_>>(), [text.as_str()]);
         }
-        assert_eq!(pieces("").count(), 0);
+        assert_eq!(pieces("", ALL).count(), 0);
+        // A file that allows no cut is never cut.
+        let words = "ab ".repeat(5_000);
+        assert_eq!(pieces(&words, Cuts::default()).count(), 1);
+    }
+
+    #[test]
+    fn each_kind_cuts_where_it_says() {
+        let cases = [
+            (Cut::Space, "abcdefg ", " "),
+            (Cut::LineFeed, "abcdefg\n", "a"),
+            (Cut::Punctuation, "日本語の文。", "。"),
+            (Cut::Punctuation, "abc,", ","),
+        ];
+        for (cut, unit, starts) in cases {
+            let text = unit.repeat(4 * PIECE_BYTES / unit.len());
+            let parts: Vec<&str> = pieces(&text, Cuts::default().with(cut)).collect();
+            assert!(parts.len() > 2, "{cut:?}");
+            assert_eq!(parts.concat(), text);
+            for part in &parts[1..] {
+                assert!(part.starts_with(starts), "{cut:?}: {part:?}");
+            }
+            // The other kinds do not cut there.
+            let others = Cut::ALL
+                .into_iter()
+                .filter(|&c| c != cut)
+                .fold(Cuts::default(), Cuts::with);
+            assert_eq!(pieces(&text, others).count(), 1, "{cut:?} by others");
+        }
     }
 
     #[test]

@@ -181,7 +181,7 @@ proptest! {
     #[test]
     fn prop_long_counts_match_tokenizers(text in long_hostile_text()) {
         for real in both() {
-            prop_assert!(real.ours.counts_in_pieces(), "{} does not split", real.file.name);
+            prop_assert_eq!(real.ours.cut_places(), ["space", "line feed", "punctuation"]);
             real.assert_same(&text);
         }
     }

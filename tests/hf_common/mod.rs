@@ -309,6 +309,8 @@ pub fn long_hostile_text() -> impl Strategy<Value = String> {
     let words = prop_oneof![
         "[a-z]{1,8}( [a-zA-Z0-9]{1,8}){0,40}",
         "[A-Za-z]{1,3}('s|'d|,|\\.)? [a-z]{1,3}",
+        "[日本語中文]{1,4}([。、，．！？：；][日本語中文]{1,4}){1,6}",
+        "[a-z]{1,5}([,.;:!?\n][a-z]{1,5}){1,6}",
     ];
     prop::collection::vec((hostile_piece(), words, "[ \n]{0,2}"), 40..400).prop_map(|parts| {
         let mut text = String::new();
