@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use tokenizers::Encoding;
 
+use crate::hf_split::{self, Cut, Cuts};
 use crate::tokens::{Tokenizer, Vocabulary};
 
 /// A HuggingFace tokenizer, loaded from a `tokenizer.json` file.
@@ -67,6 +68,14 @@ pub struct HfTokenizer {
     add_special_tokens: bool,
     name: String,
     vocabulary: Vocabulary,
+    /// Where long texts may be cut, to be counted in pieces (`hf_split`): the kinds of
+    /// place at which the file's pipeline splits anyway. Empty: never cut.
+    cuts: Cuts,
+    /// The special tokens the post-processor adds to every input.
+    added: usize,
+    /// The longest added token's content, in bytes: how far before a window's end an added
+    /// token cut short by the window may start.
+    longest_added: usize,
 }
 
 /// Why a `tokenizer.json` could not be loaded, or a text not encoded.
@@ -148,12 +157,98 @@ impl HfTokenizer {
             })?;
         inner.with_padding(None);
         let vocabulary = vocabulary(inner.get_vocab(true).into_values().collect());
-        Ok(HfTokenizer {
+        let mut tokenizer = HfTokenizer {
             inner,
             add_special_tokens: true,
             name: DEFAULT_NAME.to_owned(),
             vocabulary,
+            cuts: Cuts::default(),
+            added: 0,
+            longest_added: 0,
+        };
+        let empty = |special| tokenizer.encode_len("", special).ok();
+        tokenizer.added = match (empty(true), empty(false)) {
+            (Some(with), Some(without)) if with >= without => with - without,
+            _ => {
+                return Err(HfError::Invalid {
+                    message: "the tokenizers library cannot encode the empty text".to_owned(),
+                });
+            }
+        };
+        let added: Vec<String> = tokenizer
+            .inner
+            .get_added_tokens_decoder()
+            .into_values()
+            .map(|token| token.content)
+            .collect();
+        tokenizer.longest_added = added.iter().map(String::len).max().unwrap_or(0);
+        if hf_split::why_not_split(bytes).is_none() {
+            tokenizer.cuts = Cut::ALL
+                .into_iter()
+                .filter(|&cut| !added.iter().any(|token| cut.may_fall_inside(token)))
+                .filter(|&cut| tokenizer.splits_probes(cut))
+                .fold(Cuts::default(), Cuts::with);
+        }
+        Ok(tokenizer)
+    }
+
+    /// Whether every probe text of `cut` falls into the same pre-tokens as its two halves,
+    /// whatever the vocabulary, and encodes as they do.
+    fn splits_probes(&self, cut: Cut) -> bool {
+        let ids = |text: &str| {
+            guard(|| self.inner.encode_fast(text, false)).map(|e| e.get_ids().to_vec())
+        };
+        cut.probes().all(|(left, right)| {
+            splits_alike(left, right, |text| self.pre_tokens(text))
+                && splits_alike(left, right, ids)
         })
+    }
+
+    /// The pre-tokens of `text`: normalized, then split by the file's pre-tokenizer.
+    fn pre_tokens(&self, text: &str) -> Result<Vec<String>, HfError> {
+        use tokenizers::{
+            NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString,
+            PreTokenizer,
+        };
+        guard(|| {
+            let mut normalized = NormalizedString::from(text);
+            if let Some(normalizer) = self.inner.get_normalizer() {
+                normalizer.normalize(&mut normalized)?;
+            }
+            let mut pre = PreTokenizedString::from(normalized);
+            if let Some(pre_tokenizer) = self.inner.get_pre_tokenizer() {
+                pre_tokenizer.pre_tokenize(&mut pre)?;
+            }
+            Ok(pre
+                .get_splits(OffsetReferential::Normalized, OffsetType::Byte)
+                .into_iter()
+                .map(|(piece, _, _)| piece.to_owned())
+                .collect())
+        })
+    }
+
+    /// Whether texts longer than a few KiB are counted in pieces, to bound the memory
+    /// `tokenizers` needs (see [`count`](Self::count)).
+    pub fn counts_in_pieces(&self) -> bool {
+        !self.cuts.is_empty()
+    }
+
+    /// Where long texts are cut, for logs: some of `"space"` (before a space between
+    /// words), `"line feed"` (after one, before a word) and `"punctuation"` (before a mark
+    /// between words, CJK ones included); none when the file's pipeline might look across
+    /// a cut.
+    pub fn cut_places(&self) -> Vec<&'static str> {
+        Cut::ALL
+            .into_iter()
+            .filter(|&cut| self.cuts.contains(cut))
+            .map(Cut::name)
+            .collect()
+    }
+
+    /// The number of ids `tokenizers` gives `text`, with or without the special tokens.
+    fn encode_len(&self, text: &str, special: bool) -> Result<usize, HfError> {
+        // `encode_fast` is `encode` without the offsets: the same ids.
+        guard(|| self.inner.encode_fast(text, special)).map(|e| e.len())
     }
 
     /// The same tokenizer under another name (for logs and listings).
@@ -185,23 +280,51 @@ impl HfTokenizer {
     ///
     /// A text the `tokenizers` library fails on (see [`try_count`](Self::try_count)) counts
     /// as `usize::MAX`: it is over every limit, never under.
+    ///
+    /// For most files (BERT WordPiece, byte-level BPE with a GPT-style split: see
+    /// [`counts_in_pieces`](Self::counts_in_pieces)) a long text is counted in pieces of
+    /// about 2 KiB, cut between words (before a space or a punctuation mark, after a line
+    /// feed) where the file's pipeline is known to split anyway: the same count, with the working memory of `tokenizers`
+    /// (60 to 300 bytes per byte) held for one piece at a time instead of the whole text.
     pub fn count(&self, text: &str) -> usize {
         self.try_count(text).unwrap_or(usize::MAX)
     }
 
     /// The number of tokens of `text`, or why the `tokenizers` library could not say.
     pub fn try_count(&self, text: &str) -> Result<usize, HfError> {
-        // `encode_fast` is `encode` without the offsets: the same ids.
-        guard(|| self.inner.encode_fast(text, self.add_special_tokens)).map(|e| e.len())
+        self.count_pieces(text, usize::MAX)
+            .map(|n| n.unwrap_or(usize::MAX))
     }
 
     /// The number of tokens of `text` if it is at most `limit`, else `None` (also when the
     /// `tokenizers` library fails on the text).
     ///
-    /// The whole text is encoded: `tokenizers` has no way to stop early, so bound the work
-    /// with a byte cap before calling this (the contract's bytes per input).
+    /// `tokenizers` has no way to stop early within a text, so bound the work with a byte
+    /// cap before calling this (the contract's bytes per input); a text counted in pieces
+    /// stops after the piece that passes `limit`.
     pub fn count_up_to(&self, text: &str, limit: usize) -> Option<usize> {
-        self.try_count(text).ok().filter(|&n| n <= limit)
+        self.count_pieces(text, limit).ok().flatten()
+    }
+
+    /// The count of `text` if at most `limit` (`Ok(None)` past it), piece by piece where the
+    /// file allows it.
+    fn count_pieces(&self, text: &str, limit: usize) -> Result<Option<usize>, HfError> {
+        if self.cuts.is_empty() || text.len() <= hf_split::PIECE_BYTES {
+            let n = self.encode_len(text, self.add_special_tokens)?;
+            return Ok((n <= limit).then_some(n));
+        }
+        let mut total = if self.add_special_tokens {
+            self.added
+        } else {
+            0
+        };
+        for piece in hf_split::pieces(text, self.cuts) {
+            total = total.saturating_add(self.encode_len(piece, false)?);
+            if total > limit {
+                return Ok(None);
+            }
+        }
+        Ok(Some(total))
     }
 
     /// The token ids of `text`, special tokens included as configured.
@@ -239,7 +362,15 @@ impl HfTokenizer {
             if whole && encoding.len() <= limit {
                 return (window, encoding.len());
             }
-            let bounds = Bounds::new(&encoding, window, whole, limit);
+            // An added token cut short by the window may start up to its length before the
+            // window's end (normalization may lengthen it: four times, to be safe); the
+            // tokens there are not boundaries of the text either.
+            let trusted = if whole {
+                window
+            } else {
+                window.saturating_sub(self.longest_added.saturating_mul(4))
+            };
+            let bounds = Bounds::new(&encoding, window, trusted, whole, limit);
             if whole || bounds.complete > limit {
                 break (encoding, bounds);
             }
@@ -384,10 +515,26 @@ fn guard<T>(call: impl FnOnce() -> tokenizers::Result<T>) -> Result<T, HfError> 
     }
 }
 
+/// Whether `of(left + right)` is `of(left)` followed by `of(right)`.
+fn splits_alike<T: PartialEq>(
+    left: &str,
+    right: &str,
+    of: impl Fn(&str) -> Result<Vec<T>, HfError>,
+) -> bool {
+    match (of(&format!("{left}{right}")), of(left), of(right)) {
+        (Ok(whole), Ok(mut halves), Ok(second)) => {
+            halves.extend(second);
+            whole == halves
+        }
+        _ => false,
+    }
+}
+
 /// The token boundaries of a window's encoding, for [`HfTokenizer::cut`].
 struct Bounds {
     /// Increasing byte offsets on character boundaries: 0, the ends of the tokens (those of
-    /// the last word only when the window is the whole text), then the window's length.
+    /// the last word, and those ending past `trusted`, only when the window is the whole
+    /// text), then the window's length.
     ends: Vec<usize>,
     /// A first guess: the last boundary at which the encoding has at most `limit` tokens.
     guess: usize,
@@ -396,7 +543,13 @@ struct Bounds {
 }
 
 impl Bounds {
-    fn new(encoding: &Encoding, window: usize, whole: bool, limit: usize) -> Bounds {
+    fn new(
+        encoding: &Encoding,
+        window: usize,
+        trusted: usize,
+        whole: bool,
+        limit: usize,
+    ) -> Bounds {
         let sequences = encoding.get_sequence_ids();
         let words = encoding.get_word_ids();
         // Tokens the post-processor added have no sequence; they count at every cut.
@@ -414,7 +567,10 @@ impl Bounds {
         };
         let tokens = encoding.get_offsets().iter().zip(words).zip(&sequences);
         for ((offsets, word), sequence) in tokens {
-            if sequence.is_none() || (last_word.is_some() && *word == last_word) {
+            if sequence.is_none()
+                || (last_word.is_some() && *word == last_word)
+                || offsets.1 > trusted
+            {
                 continue;
             }
             bounds.complete += 1;

@@ -279,6 +279,8 @@ mod error;
 mod estimate;
 #[cfg(feature = "hf")]
 mod hf;
+#[cfg(feature = "hf")]
+mod hf_split;
 #[cfg(feature = "http")]
 mod http;
 mod input;

@@ -1,4 +1,6 @@
-//! Planning: a checked request split into upstream calls that respect the upstream's caps.
+//! Planning: a checked request split into upstream calls that respect the upstream's caps,
+//! and what the responses to it must be (the one bridge from the request side to the
+//! response side).
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -6,6 +8,7 @@ use std::ops::Range;
 use crate::error::{ErrorKind, InputShape, RequestError};
 use crate::policy::{Checked, MAX_INPUTS, MAX_REQUEST_TOKENS};
 use crate::request::{EncodingFormat, Input, InputForm};
+use crate::response::{ResponseTarget, UsageSource};
 use crate::usage::Usage;
 
 /// What one upstream accepts in a call, and how to ask it: the input of [`Upstream::plan`].
@@ -514,6 +517,47 @@ fn push_json_string(out: &mut String, text: &str) {
     }
     out.push_str(&text[plain..]);
     out.push('"');
+}
+
+/// The bridge from the request side to the response side: a checked request says what
+/// its responses must be.
+impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
+    /// What a checked request asks for: its model as the client named it, the model's
+    /// native length, its encoding, its dimensions and its token counts; usage counted
+    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
+    /// estimates.
+    ///
+    /// ```
+    /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
+    /// let request = br#"{"model":"text-embedding-3-small","input":["a b","c"],"encoding_format":"base64","dimensions":1}"#;
+    /// let checked = Policy::openai().check(request)?;
+    /// let target = ResponseTarget::from(&checked);
+    /// assert_eq!(target, ResponseTarget::new("text-embedding-3-small", 1536, &[2, 1])
+    ///     .with_encoding_format(EncodingFormat::Base64)
+    ///     .with_dimensions(Some(1)));
+    ///
+    /// // An upstream that ignores `encoding_format`, and leaves out usage:
+    /// let upstream = br#"{"object":"list","data":[{"index":0,"embedding":[0.6]},{"index":1,"embedding":[-3.0]}],"model":"x"}"#;
+    /// assert_eq!(
+    ///     transcode_response(upstream, &target).unwrap(),
+    ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"mpkZPw=="},{"object":"embedding","index":1,"embedding":"AABAwA=="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
+    /// );
+    /// # Ok::<(), embedguard::RequestError>(())
+    /// ```
+    fn from(checked: &'a Checked<'_>) -> Self {
+        ResponseTarget::new(
+            checked.model(),
+            checked.model_spec().native_dimensions(),
+            checked.token_counts(),
+        )
+        .with_encoding_format(checked.encoding_format())
+        .with_dimensions(checked.dimensions())
+        .with_usage_source(if checked.exact() {
+            UsageSource::Counted
+        } else {
+            UsageSource::Upstream
+        })
+    }
 }
 
 #[cfg(test)]

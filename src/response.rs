@@ -8,7 +8,6 @@ use serde::de::{Error as _, Unexpected};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::policy::Checked;
 use crate::request::EncodingFormat;
 use crate::usage::Usage;
 use crate::vector::{
@@ -42,7 +41,7 @@ pub enum UsageSource {
 /// shorter, and shortened (first `dimensions` values, unit norm). Anything else is an
 /// error, as is a value that is NaN or infinite.
 ///
-/// Borrowed from a [`Checked`] with `From`; [`ResponseTarget::into_owned`] makes it
+/// Borrowed from a [`Checked`](crate::Checked) with `From`; [`ResponseTarget::into_owned`] makes it
 /// `'static` (`Send + Sync + 'static`), to hold across `.await` points or move into
 /// `spawn_blocking` while the check is dropped.
 ///
@@ -165,45 +164,6 @@ impl<'a> ResponseTarget<'a> {
     /// The native length, when vectors of it are accepted and shortened.
     fn shortened_from(&self) -> Option<usize> {
         Some(self.native_dimensions).filter(|&n| n > self.vector_len())
-    }
-}
-
-impl<'a> From<&'a Checked<'_>> for ResponseTarget<'a> {
-    /// What a checked request asks for: its model as the client named it, the model's
-    /// native length, its encoding, its dimensions and its token counts; usage counted
-    /// when the counts are exact ([`Checked::exact`]), the upstream's when they are
-    /// estimates.
-    ///
-    /// ```
-    /// use embedguard::{EncodingFormat, Policy, ResponseTarget, transcode_response};
-    /// let request = br#"{"model":"text-embedding-3-small","input":["a b","c"],"encoding_format":"base64","dimensions":1}"#;
-    /// let checked = Policy::openai().check(request)?;
-    /// let target = ResponseTarget::from(&checked);
-    /// assert_eq!(target, ResponseTarget::new("text-embedding-3-small", 1536, &[2, 1])
-    ///     .with_encoding_format(EncodingFormat::Base64)
-    ///     .with_dimensions(Some(1)));
-    ///
-    /// // An upstream that ignores `encoding_format`, and leaves out usage:
-    /// let upstream = br#"{"object":"list","data":[{"index":0,"embedding":[0.6]},{"index":1,"embedding":[-3.0]}],"model":"x"}"#;
-    /// assert_eq!(
-    ///     transcode_response(upstream, &target).unwrap(),
-    ///     r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"mpkZPw=="},{"object":"embedding","index":1,"embedding":"AABAwA=="}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3}}"#
-    /// );
-    /// # Ok::<(), embedguard::RequestError>(())
-    /// ```
-    fn from(checked: &'a Checked<'_>) -> Self {
-        ResponseTarget::new(
-            checked.model(),
-            checked.model_spec().native_dimensions(),
-            checked.token_counts(),
-        )
-        .with_encoding_format(checked.encoding_format())
-        .with_dimensions(checked.dimensions())
-        .with_usage_source(if checked.exact() {
-            UsageSource::Counted
-        } else {
-            UsageSource::Upstream
-        })
     }
 }
 

@@ -10,7 +10,7 @@ mod hf_common;
 use std::sync::LazyLock;
 
 use embedguard::HfTokenizer;
-use hf_common::{File, Oracle, corpus_lines, hostile_text, shared_file};
+use hf_common::{File, Oracle, corpus_lines, hostile_text, long_hostile_text, shared_file};
 use proptest::prelude::*;
 
 struct Real {
@@ -170,6 +170,19 @@ proptest! {
             }
             let next = real.oracle.token_ends(&text).into_iter().find(|&e| e > len).unwrap_or(text.len());
             prop_assert!(real.oracle.count(&text[..next]) > limit, "{}: next boundary {} fits", real.file.name, next);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Long texts are counted in pieces (both files split): the sum equals the whole.
+    #[test]
+    fn prop_long_counts_match_tokenizers(text in long_hostile_text()) {
+        for real in both() {
+            prop_assert_eq!(real.ours.cut_places(), ["space", "line feed", "punctuation"]);
+            real.assert_same(&text);
         }
     }
 }

@@ -299,7 +299,32 @@ pub fn corpus_lines() -> Option<Vec<(String, String)>> {
 /// (written whole, cut or spaced), control characters, combining marks, words longer than
 /// WordPiece's 100 characters.
 pub fn hostile_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
+    prop::collection::vec(hostile_piece(), 0..12).prop_map(|pieces| pieces.concat())
+}
+
+/// Hostile texts of 2 to 60 KiB, past the length above which `HfTokenizer` counts in
+/// pieces: hostile pieces between runs of plain words, so that the text has places to cut
+/// (a space between words) next to every kind of hostile piece.
+pub fn long_hostile_text() -> impl Strategy<Value = String> {
+    let words = prop_oneof![
+        "[a-z]{1,8}( [a-zA-Z0-9]{1,8}){0,40}",
+        "[A-Za-z]{1,3}('s|'d|,|\\.)? [a-z]{1,3}",
+        "[日本語中文]{1,4}([。、，．！？：；][日本語中文]{1,4}){1,6}",
+        "[a-z]{1,5}([,.;:!?\n][a-z]{1,5}){1,6}",
+    ];
+    prop::collection::vec((hostile_piece(), words, "[ \n]{0,2}"), 40..400).prop_map(|parts| {
+        let mut text = String::new();
+        for (hostile, words, gap) in parts {
+            text.push_str(&hostile);
+            text.push_str(&gap);
+            text.push_str(&words);
+        }
+        text
+    })
+}
+
+fn hostile_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
         "\\PC{0,12}",
         "[ \t\n\r\u{a0}\u{3000}]{1,40}",
         Just("<|endoftext|>".to_owned()),
@@ -317,6 +342,5 @@ pub fn hostile_text() -> impl Strategy<Value = String> {
         "[0-9]{1,12}",
         "[.,!?'()\\-]{1,6}",
         "('s|'t|'re|'LL|'D){1,3}",
-    ];
-    prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    ]
 }
