@@ -83,9 +83,10 @@ fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
 
 const PAIR_CACHE: usize = 1 << 15;
 
-/// Pairs of tokens of this many bytes together or fewer are checked without the cache: their
-/// merge trees are at most two deep, and random text (letters, bytes) asks about more such
-/// pairs than any cache holds, so a slot read there is mostly a miss paid on top.
+/// In an ASCII piece, pairs of tokens of this many bytes together or fewer are checked without
+/// the cache: their merge trees are at most two deep, and random letters ask about more such
+/// pairs than any cache holds, so a slot read there is mostly a miss paid on top. Elsewhere such
+/// pairs are pieces of one character (CJK, emoji), few and asked about again and again.
 const UNCACHED_PAIR_BYTES: usize = 3;
 
 thread_local! {
@@ -126,13 +127,17 @@ fn backtrack(
     // pops at every other token). A tag that no longer matches was overwritten by a deeper
     // push: then the trie finds it.
     let mut recent = [(u32::MAX, 0u32); RECENT];
+    let uncached = if piece.is_ascii() {
+        UNCACHED_PAIR_BYTES
+    } else {
+        0
+    };
     while let Some((mut token, mut len)) = next {
         loop {
             let end = pos + len;
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| {
-                    if cache.is_empty() || usize::from(lengths[n - 1]) + len <= UNCACHED_PAIR_BYTES
-                    {
+                    if cache.is_empty() || usize::from(lengths[n - 1]) + len <= uncached {
                         is_valid_pair(l, token)
                     } else {
                         is_valid_cached(cache, l, token)
