@@ -380,7 +380,8 @@ impl Policy {
         inputs: &[Input<'_>],
     ) -> Result<(), InputShape> {
         let limit = profile.limits.max_inputs;
-        if !matches!(form, InputForm::TokenArray) && inputs.len() > limit {
+        // A flat token array is one input: only a cap of 0 refuses it.
+        if inputs.len() > limit {
             return Err(InputShape::TooManyInputs { limit });
         }
         if !form.is_tokens() {
