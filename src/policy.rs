@@ -380,7 +380,8 @@ impl Policy {
         inputs: &[Input<'_>],
     ) -> Result<(), InputShape> {
         let limit = profile.limits.max_inputs;
-        if !matches!(form, InputForm::TokenArray) && inputs.len() > limit {
+        // A flat token array is one input: only a cap of 0 refuses it.
+        if inputs.len() > limit {
             return Err(InputShape::TooManyInputs { limit });
         }
         if !form.is_tokens() {
@@ -430,9 +431,31 @@ fn count_inputs(
     let mut counts = Vec::with_capacity(inputs.len());
     let mut truncated = Vec::new();
     for (index, input) in inputs.iter_mut().enumerate() {
-        let count = match input {
-            Input::Tokens(ids) if ids.len() <= limit => Some(ids.len()),
-            Input::Text(text) if text.len() <= max_bytes => tokenizer.count_up_to(text, limit),
+        let count = match (&mut *input, over_limit) {
+            (Input::Tokens(ids), _) if ids.len() <= limit => Some(ids.len()),
+            (Input::Text(text), OverLimit::Reject) if text.len() <= max_bytes => {
+                tokenizer.count_up_to(text, limit)
+            }
+            // One call counts or cuts: for cl100k_base one pass over the first `limit`
+            // tokens, where counting and then cutting would make two.
+            (Input::Text(text), OverLimit::Truncate) if text.len() <= max_bytes => {
+                match tokenizer.count_or_cut(text, limit) {
+                    Ok(count) => Some(count),
+                    Err((cut, count)) if cut > 0 && count <= limit => {
+                        keep_prefix(text, cut);
+                        truncated.push(index);
+                        Some(count)
+                    }
+                    // Nothing fits (a tokenizer may add more special tokens than the limit).
+                    Err(_) => {
+                        return Err(ErrorKind::InputTooLong {
+                            index,
+                            tokens_at_least: limit.saturating_add(1),
+                            limit,
+                        });
+                    }
+                }
+            }
             _ => None,
         };
         let count = match (count, over_limit) {
@@ -504,12 +527,17 @@ fn truncate(input: &mut Input<'_>, tokenizer: &dyn Tokenizer, limits: &ModelLimi
                 // Nothing fits (a tokenizer may add more special tokens than the limit).
                 return 0;
             }
-            match text {
-                Cow::Borrowed(s) => *s = &s[..cut],
-                Cow::Owned(s) => s.truncate(cut),
-            }
+            keep_prefix(text, cut);
             count
         }
+    }
+}
+
+/// Keeps the first `cut` bytes of `text` (a character boundary).
+fn keep_prefix(text: &mut Cow<'_, str>, cut: usize) {
+    match text {
+        Cow::Borrowed(s) => *s = &s[..cut],
+        Cow::Owned(s) => s.truncate(cut),
     }
 }
 

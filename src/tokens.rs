@@ -94,6 +94,18 @@ pub trait Tokenizer: Send + Sync {
         }
     }
 
+    /// Truncation mode's one call per input: `Ok(count)` when `text` has at most `limit`
+    /// tokens, else `Err(cut(text, limit))`.
+    ///
+    /// The default counts, then cuts; cl100k_base does both in one pass over the first
+    /// `limit` tokens, so cutting costs about what rejecting does.
+    fn count_or_cut(&self, text: &str, limit: usize) -> Result<usize, (usize, usize)> {
+        match self.count_up_to(text, limit) {
+            Some(count) => Ok(count),
+            None => Err(self.cut(text, limit)),
+        }
+    }
+
     /// A proven bound on the bytes of one token, when there is one (cl100k_base: 128):
     /// a text longer than `limit` times this is over `limit` tokens without counting.
     /// `None` (the default) leaves the model's bytes-per-input cap at the contract's
@@ -207,7 +219,14 @@ impl Tokenizer for Cl100k {
     }
 
     fn cut(&self, text: &str, limit: usize) -> (usize, usize) {
-        cl100k_cut(text, limit)
+        match cl100k_count_or_cut(text, limit) {
+            Ok(count) => (text.len(), count),
+            Err(cut) => cut,
+        }
+    }
+
+    fn count_or_cut(&self, text: &str, limit: usize) -> Result<usize, (usize, usize)> {
+        cl100k_count_or_cut(text, limit)
     }
 
     fn max_token_bytes(&self) -> Option<usize> {
@@ -237,7 +256,14 @@ impl Tokenizer for Cl100kBase {
     }
 
     fn cut(&self, text: &str, limit: usize) -> (usize, usize) {
-        cl100k_cut(text, limit)
+        match cl100k_count_or_cut(text, limit) {
+            Ok(count) => (text.len(), count),
+            Err(cut) => cut,
+        }
+    }
+
+    fn count_or_cut(&self, text: &str, limit: usize) -> Result<usize, (usize, usize)> {
+        cl100k_count_or_cut(text, limit)
     }
 
     fn max_token_bytes(&self) -> Option<usize> {
@@ -245,9 +271,26 @@ impl Tokenizer for Cl100kBase {
     }
 }
 
-/// The longest prefix of `text` ending at a token boundary and on a character
-/// boundary that has at most `limit` tokens: its length in bytes and its count.
-fn cl100k_cut(text: &str, limit: usize) -> (usize, usize) {
+/// The count of `text` if at most `limit`, else the longest prefix ending at a token
+/// boundary and on a character boundary that has at most `limit` tokens: its length in
+/// bytes and its count.
+///
+/// One counting pass finds the piece that passes the limit; the pieces before it count as
+/// they are (a prefix of the text splits into the same pieces up to there), so only the
+/// text from that piece on is encoded and cut. Truncation then costs about what
+/// rejecting does: one count of the first `limit` tokens, and a window after it.
+fn cl100k_count_or_cut(text: &str, limit: usize) -> Result<usize, (usize, usize)> {
+    cl100k()
+        .count_or_passing_piece(text, limit)
+        .map_err(|(start, before)| {
+            let (cut, count) = cut_from_piece(&text[start..], limit - before);
+            (start + cut, before + count)
+        })
+}
+
+/// [`cl100k_count_or_cut`]'s cut of a text that starts at a piece boundary and is over
+/// `limit`.
+fn cut_from_piece(text: &str, limit: usize) -> (usize, usize) {
     let cl100k = cl100k();
     // The first `limit` tokens lie within `limit * 128` bytes; a little more lets the
     // tokenizer see what follows the last of them. The window starts at 8 bytes a token

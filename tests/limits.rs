@@ -52,6 +52,24 @@ fn inputs_per_request() {
     }
 }
 
+/// Regression: a cap of 0 inputs refused every form but one flat token array (`[1,2,3]`,
+/// one input, whose ids were never counted as inputs); it is one input like the others.
+/// A cap of 1 still takes it, however many ids it has.
+#[test]
+fn a_cap_of_zero_inputs_refuses_every_form() {
+    let policy = Policy::openai().with_limits(Limits::openai().with_max_inputs(0));
+    let too_many = Err(ErrorKind::InvalidInput(InputShape::TooManyInputs {
+        limit: 0,
+    }));
+    for input in [r#""abc""#, "[1,2,3]", r#"["a"]"#, "[[1,2]]"] {
+        let body = format!(r#"{{"model":"text-embedding-3-small","input":{input}}}"#);
+        assert_eq!(kind(&policy, &body), too_many, "{input}");
+    }
+    let one = Policy::openai().with_limits(Limits::openai().with_max_inputs(1));
+    let body = r#"{"model":"text-embedding-3-small","input":[1,2,3]}"#;
+    assert_eq!(kind(&one, body), Ok(vec![3]));
+}
+
 /// A text of exactly `n` tokens: "hello" then " world" repeated (one token each).
 fn text_of(n: usize) -> String {
     let text = format!("hello{}", " world".repeat(n - 1));

@@ -179,3 +179,127 @@ fn the_request_total_applies_to_what_is_sent() {
         "Requested 9 tokens, max 8 tokens per request"
     );
 }
+
+/// The cut as it was before the one-pass cut: encode a window of the whole text, take the
+/// end of its `limit`-th token, step back until the prefix counts at most `limit`. The
+/// one-pass cut counts the pieces before the one that passes the limit and cuts only the
+/// rest, so it must land on the same prefix.
+fn cut_by_encoding_the_window(text: &str, limit: usize) -> (usize, usize) {
+    let floor = |at: usize| {
+        let mut at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let most = floor(limit.saturating_add(1).saturating_mul(128));
+    let mut window = floor(limit.saturating_add(1).saturating_mul(8).min(most));
+    let ids = loop {
+        let ids = cl100k().encode(&text[..window]);
+        let next = floor(window.saturating_mul(2).min(most));
+        if ids.len() > limit || next <= window {
+            break ids;
+        }
+        window = next;
+    };
+    if ids.len() <= limit && window == text.len() {
+        return (text.len(), ids.len());
+    }
+    let mut ends: Vec<usize> = ids
+        .iter()
+        .take(limit)
+        .scan(0, |end, &id| {
+            *end += cl100k().token_bytes(id).map_or(0, <[u8]>::len);
+            Some(*end)
+        })
+        .collect();
+    while let Some(end) = ends.pop() {
+        let cut = floor(end);
+        if let Some(count) = cl100k().count_up_to(&text[..cut], limit) {
+            return (cut, count);
+        }
+    }
+    (0, 0)
+}
+
+fn white_space_heavy_text() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{b}",
+        "\u{c}",
+        "\u{2028}",
+        "a",
+        "word",
+        " word",
+        "123",
+        "4567",
+        "'s",
+        "!?",
+        "🙂",
+        "👨\u{200d}👩",
+        "日本",
+        "é",
+        "\u{301}",
+        "<|endoftext|>",
+    ]);
+    prop::collection::vec(pieces, 0..80).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Regression (`"  \t👨‍👩‍👧"` to 2 tokens): the pieces before white space are not
+    /// those of a prefix, so the one-pass cut starts after the last piece that does not end
+    /// in white space; it cuts exactly where encoding the window did.
+    #[test]
+    fn prop_one_pass_cut_equals_encoding_the_window(
+        text in white_space_heavy_text(),
+        limit in 0usize..40,
+    ) {
+        let (len, count) = embedguard::Tokenizer::cut(cl100k(), &text, limit);
+        prop_assert_eq!((len, count), cut_by_encoding_the_window(&text, limit), "{:?}", text);
+        prop_assert_eq!(cl100k().count(&text[..len]), count);
+    }
+}
+
+/// Every run of up to four white-space characters between a prefix and what follows, cut
+/// to every limit: where the pieces before white space depend on what comes after it.
+#[test]
+fn white_space_runs_cut_to_every_limit_as_encoding_the_window_does() {
+    let spaces = [" ", "\t", "\n", "\u{a0}", "\u{3000}", "\r\n"];
+    let mut runs = vec![String::new()];
+    for _ in 0..4 {
+        let longer: Vec<String> = runs
+            .iter()
+            .filter(|run| run.chars().count() < 4)
+            .flat_map(|run| spaces.iter().map(move |s| format!("{run}{s}")))
+            .collect();
+        runs.extend(longer);
+    }
+    runs.sort();
+    runs.dedup();
+    let mut checked = 0;
+    for prefix in ["", "a", "hello world"] {
+        for run in &runs {
+            for follower in ["👨\u{200d}👩\u{200d}👧", "word", "123", "!!", "'s"] {
+                let text = format!("{prefix}{run}{follower} tail");
+                for limit in 0..=cl100k().count(&text) + 1 {
+                    let got = embedguard::Tokenizer::cut(cl100k(), &text, limit);
+                    assert_eq!(
+                        got,
+                        cut_by_encoding_the_window(&text, limit),
+                        "{text:?} to {limit}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked} cuts");
+}

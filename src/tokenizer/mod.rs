@@ -97,6 +97,45 @@ impl Cl100k {
         Some(n)
     }
 
+    /// The number of tokens in `text` if it is at most `limit`; else a place before the
+    /// piece that passes the limit and the count of the text before it, as
+    /// `Err((start, count))`, for truncation to encode only from there.
+    ///
+    /// `start` is the end of the last piece that ends in a character other than white
+    /// space: such a piece's end depends on one character after it at most (the pattern
+    /// looks neither behind nor further ahead), so any prefix of `text` reaching `start`
+    /// splits into the same pieces before it. After white space it would not hold:
+    /// `"  \t🙂"` splits as `"  "`, `"\t"`, `"🙂"` but `"  \t"` is one piece, since a run
+    /// of spaces gives its last one to what follows only when something follows.
+    pub(crate) fn count_or_passing_piece(
+        &self,
+        text: &str,
+        limit: usize,
+    ) -> Result<usize, (usize, usize)> {
+        let bytes = text.as_bytes();
+        let (mut n, mut i) = (0, 0);
+        let mut safe = (0, 0);
+        while i < bytes.len() {
+            let end = pretok::piece_end(bytes, i);
+            if end - i > limit - n && bpe::surely_more_than(&bytes[i..end], limit - n) {
+                return Err(safe);
+            }
+            n += bpe::count_piece(bytes, i, end);
+            if n > limit {
+                return Err(safe);
+            }
+            if !text[..end]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_whitespace)
+            {
+                safe = (end, n);
+            }
+            i = end;
+        }
+        Ok(n)
+    }
+
     /// The token ids of `text`.
     ///
     /// ```
