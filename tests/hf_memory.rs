@@ -7,82 +7,16 @@
 
 #![cfg(feature = "hf")]
 
+mod counting_alloc;
 mod hf_common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use embedguard::HfTokenizer;
 use hf_common::{shared_file, tiny_bpe, tiny_wordpiece};
 
-/// Counts live heap bytes and their high-water mark, on each thread.
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn grow(bytes: usize) {
-    // `try_with`: a thread being torn down has no counters left, and needs none.
-    let _ = LIVE.try_with(|live| {
-        live.set(live.get() + bytes as isize);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-    });
-}
-
-fn shrink(bytes: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get() - bytes as isize));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `alloc`'s contract, which `System` shares.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) };
-        shrink(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            // Counted as if the old and the new block were both live for a moment.
-            grow(new_size);
-            shrink(layout.size());
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
 /// The peak heap, above what was live before, while `run` runs; and what it left live.
 fn peak_of(run: impl FnOnce()) -> (usize, isize) {
-    let before = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(before));
-    run();
-    let peak = PEAK.with(Cell::get) - before;
-    (peak.max(0) as usize, LIVE.with(Cell::get) - before)
+    let (peak, left, ()) = counting_alloc::peak_of(run);
+    (peak, left)
 }
 
 /// The bound: what `tokenizers` holds per byte of input at most. Measured: 56 to 67 for one

@@ -6,73 +6,9 @@
 //! measurement starts: only what the check itself holds counts.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting_alloc;
 
 use embedguard::{OverLimit, Policy};
-
-/// Counts live heap bytes and their high-water mark, on each thread.
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn grow(bytes: usize) {
-    // `try_with`: a thread being torn down has no counters left, and needs none.
-    let _ = LIVE.try_with(|live| {
-        live.set(live.get() + bytes as isize);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-    });
-}
-
-fn shrink(bytes: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get() - bytes as isize));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `alloc`'s contract, which `System` shares.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) };
-        shrink(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            // Counted as if the old and the new block were both live for a moment, as
-            // they are when the block moves: the stricter reading.
-            grow(new_size);
-            shrink(layout.size());
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const MIB: usize = 1024 * 1024;
 
@@ -91,11 +27,8 @@ const LONG_PIECES: &[&str] = &[
 
 /// The peak heap of a check of `body`, beyond what was live before it.
 fn peak_of_check(policy: &Policy, body: &[u8]) -> (usize, bool) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(base));
-    let accepted = policy.check(body).is_ok();
-    let peak = PEAK.with(Cell::get) - base;
-    (peak.max(0) as usize, accepted)
+    let (peak, _, accepted) = counting_alloc::peak_of(|| policy.check(body).is_ok());
+    (peak, accepted)
 }
 
 /// Checks the entries `select` picks; returns those whose peak passes `bound(body)`.

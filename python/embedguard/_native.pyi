@@ -6,6 +6,8 @@ from typing import Iterable, Iterator, Literal, Mapping, Optional, Sequence, Tup
 
 from typing_extensions import Buffer, Self  # only for type checkers
 
+from embedguard._errors import RateLimitError
+
 __all__ = [
     "Limits",
     "Model",
@@ -20,6 +22,10 @@ __all__ = [
     "Part",
     "ResponseTarget",
     "Embeddings",
+    "Budget",
+    "Operation",
+    "Decision",
+    "MemoryStore",
     "cl100k",
     "mask_key",
     "plan",
@@ -40,6 +46,7 @@ __all__ = [
     "ECHO_LIMIT",
     "KEY_PREFIX",
     "KEY_MIN_SECRET_LEN",
+    "REDIS_SCRIPT",
 ]
 
 _Body = Union[bytes, bytearray, memoryview, str]
@@ -60,6 +67,7 @@ MAX_DEPTH: int
 ECHO_LIMIT: int
 KEY_PREFIX: str
 KEY_MIN_SECRET_LEN: int
+REDIS_SCRIPT: str
 
 @final
 class Limits:
@@ -410,3 +418,80 @@ def encode_float_array(values: _Vector) -> str: ...
 def shorten(values: _Vector, dimensions: int) -> array.array[float]: ...
 def base64_len(dims: int) -> int: ...
 
+_Refusal = Literal["tokens", "requests", "too_large"]
+
+@final
+class Budget:
+    """Requests and tokens per minute for one key: exact token buckets."""
+
+    def __new__(
+        cls,
+        *,
+        requests_per_minute: Optional[int] = None,
+        tokens_per_minute: Optional[int] = None,
+    ) -> Self: ...
+    @property
+    def requests_per_minute(self) -> Optional[int]: ...
+    @property
+    def tokens_per_minute(self) -> Optional[int]: ...
+    @property
+    def unlimited(self) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Operation:
+    """One step on a key's buckets: admit, refund or settle."""
+
+    @staticmethod
+    def admit(tokens: int) -> Operation: ...
+    @staticmethod
+    def refund(tokens: int) -> Operation: ...
+    @staticmethod
+    def settle(estimated: int, actual: int) -> Operation: ...
+    def redis_args(self, budget: Budget, now_ms: Optional[int] = None) -> list[str]: ...
+    def decision_from_redis(self, budget: Budget, reply: Sequence[int]) -> Decision: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Decision:
+    """An admission's outcome, its headers and, when refused, the exact 429."""
+
+    @property
+    def admitted(self) -> bool: ...
+    @property
+    def refusal(self) -> Optional[_Refusal]: ...
+    @property
+    def tokens(self) -> int: ...
+    @property
+    def remaining_requests(self) -> Optional[int]: ...
+    @property
+    def remaining_tokens(self) -> Optional[int]: ...
+    @property
+    def retry_after_ms(self) -> Optional[int]: ...
+    def headers(self) -> list[Tuple[str, str]]: ...
+    def error(self, model: str, org: str) -> Optional[RateLimitError]: ...
+
+@final
+class MemoryStore:
+    """Budgets kept in this process: thread-safe, bounded, each step atomic."""
+
+    def __new__(cls) -> Self: ...
+    def admit(self, key: str, budget: Budget, tokens: int, now_ms: Optional[int] = None) -> Decision: ...
+    def refund(self, key: str, budget: Budget, tokens: int, now_ms: Optional[int] = None) -> None: ...
+    def settle(
+        self,
+        key: str,
+        budget: Budget,
+        estimated: int,
+        actual: int,
+        now_ms: Optional[int] = None,
+    ) -> None: ...
+    def apply(
+        self,
+        key: str,
+        budget: Budget,
+        operation: Operation,
+        now_ms: Optional[int] = None,
+    ) -> Decision: ...
+    def __len__(self) -> int: ...

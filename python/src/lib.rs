@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+mod budget;
 mod convert;
 mod errors;
 mod keys;
@@ -34,6 +35,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<response::Part>()?;
     m.add_class::<response::ResponseTarget>()?;
     m.add_class::<response::Embeddings>()?;
+    m.add_class::<budget::Budget>()?;
+    m.add_class::<budget::Operation>()?;
+    m.add_class::<budget::Decision>()?;
+    m.add_class::<budget::MemoryStore>()?;
     m.add_function(wrap_pyfunction!(tokenizer::cl100k, m)?)?;
     m.add_function(wrap_pyfunction!(keys::mask_key, m)?)?;
     m.add_function(wrap_pyfunction!(response::plan, m)?)?;
@@ -54,5 +59,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ECHO_LIMIT", embedguard::ECHO_LIMIT)?;
     m.add("KEY_PREFIX", embedguard::KEY_PREFIX)?;
     m.add("KEY_MIN_SECRET_LEN", embedguard::KEY_MIN_SECRET_LEN)?;
+    m.add("REDIS_SCRIPT", embedguard::REDIS_SCRIPT)?;
     Ok(())
 }
