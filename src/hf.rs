@@ -175,20 +175,33 @@ impl HfTokenizer {
                 });
             }
         };
-        let added: Vec<String> = tokenizer
-            .inner
-            .get_added_tokens_decoder()
-            .into_values()
-            .map(|token| token.content)
-            .collect();
-        tokenizer.longest_added = added.iter().map(String::len).max().unwrap_or(0);
-        if hf_split::why_not_split(bytes).is_none() {
-            tokenizer.cuts = Cut::ALL
-                .into_iter()
-                .filter(|&cut| !added.iter().any(|token| cut.may_fall_inside(token)))
-                .filter(|&cut| tokenizer.splits_probes(cut))
-                .fold(Cuts::default(), Cuts::with);
-        }
+        // The pipeline as the loaded tokenizer holds it: the file is not read twice.
+        let pipeline = hf_split::Pipeline {
+            normalizer: serde_json::to_value(tokenizer.inner.get_normalizer())
+                .unwrap_or_else(|_| "unreadable".into()),
+            pre_tokenizer: serde_json::to_value(tokenizer.inner.get_pre_tokenizer())
+                .unwrap_or(serde_json::Value::Null),
+            added: tokenizer
+                .inner
+                .get_added_tokens_decoder()
+                .into_values()
+                .map(|token| hf_split::AddedToken {
+                    content: token.content,
+                    rstrip: token.rstrip,
+                })
+                .collect(),
+        };
+        tokenizer.longest_added = pipeline
+            .added
+            .iter()
+            .map(|t| t.content.len())
+            .max()
+            .unwrap_or(0);
+        let allowed = pipeline.cuts_to_probe();
+        tokenizer.cuts = Cut::ALL
+            .into_iter()
+            .filter(|&cut| allowed.contains(cut) && tokenizer.splits_probes(cut))
+            .fold(Cuts::default(), Cuts::with);
         Ok(tokenizer)
     }
 

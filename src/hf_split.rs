@@ -33,56 +33,64 @@ use serde_json::Value;
 /// that its fixed cost per call is noise.
 pub(crate) const PIECE_BYTES: usize = 2048;
 
-/// The parts of a `tokenizer.json` that decide whether it may be split.
+/// The parts of a tokenizer that decide whether and where a text may be cut: its
+/// normalizer and pre-tokenizer as `tokenizer.json` writes them, and its added tokens.
 #[derive(Deserialize)]
-struct Pipeline {
+pub(crate) struct Pipeline {
     #[serde(default)]
-    normalizer: Option<Value>,
+    pub(crate) normalizer: Value,
     #[serde(default)]
-    pre_tokenizer: Option<Value>,
-    #[serde(default)]
-    added_tokens: Vec<AddedToken>,
+    pub(crate) pre_tokenizer: Value,
+    #[serde(default, rename = "added_tokens")]
+    pub(crate) added: Vec<AddedToken>,
 }
 
 #[derive(Deserialize)]
-struct AddedToken {
-    content: String,
+pub(crate) struct AddedToken {
+    pub(crate) content: String,
     #[serde(default)]
-    rstrip: bool,
+    pub(crate) rstrip: bool,
 }
 
-/// Why the file of these bytes is never split, or `None` when its pipeline is made of
-/// steps that split exactly (still to be confirmed on the probes, by the caller).
-pub(crate) fn why_not_split(file: &[u8]) -> Option<String> {
-    let pipeline: Pipeline = match serde_json::from_slice(file) {
-        Ok(pipeline) => pipeline,
-        Err(err) => return Some(format!("its pipeline could not be read: {err}")),
-    };
-    if let Some(normalizer) = &pipeline.normalizer {
-        if let Some(why) = normalizer_why_not(normalizer) {
+impl Pipeline {
+    /// The kinds of cut this pipeline's steps allow, still to be confirmed on the probes
+    /// (by the caller, who can run the tokenizer): none when a step may look across a cut,
+    /// and none that could fall inside an added token.
+    pub(crate) fn cuts_to_probe(&self) -> Cuts {
+        if self.why_not_split().is_some() {
+            return Cuts::default();
+        }
+        Cut::ALL
+            .into_iter()
+            .filter(|&cut| !self.added.iter().any(|t| cut.may_fall_inside(&t.content)))
+            .fold(Cuts::default(), Cuts::with)
+    }
+
+    /// Why a text is never cut for this pipeline, or `None` when its steps all split
+    /// exactly.
+    fn why_not_split(&self) -> Option<String> {
+        if let Some(why) = normalizer_why_not(&self.normalizer) {
             return Some(why);
         }
-    }
-    match &pipeline.pre_tokenizer {
-        None | Some(Value::Null) => return Some("it has no pre-tokenizer".to_owned()),
-        Some(pre) => {
-            if let Some(why) = pre_tokenizer_why_not(pre) {
-                return Some(why);
+        if self.pre_tokenizer.is_null() {
+            return Some("it has no pre-tokenizer".to_owned());
+        }
+        if let Some(why) = pre_tokenizer_why_not(&self.pre_tokenizer) {
+            return Some(why);
+        }
+        for token in &self.added {
+            if token.content.is_empty() || token.content.chars().any(char::is_whitespace) {
+                return Some(format!("added token {:?} holds white space", token.content));
+            }
+            if token.rstrip {
+                return Some(format!(
+                    "added token {:?} strips the white space after it",
+                    token.content
+                ));
             }
         }
+        None
     }
-    for token in &pipeline.added_tokens {
-        if token.content.is_empty() || token.content.chars().any(char::is_whitespace) {
-            return Some(format!("added token {:?} holds white space", token.content));
-        }
-        if token.rstrip {
-            return Some(format!(
-                "added token {:?} strips the white space after it",
-                token.content
-            ));
-        }
-    }
-    None
 }
 
 fn kind(step: &Value) -> &str {
@@ -447,7 +455,15 @@ mod tests {
             )
         };
         let ok = file(r#"{"type": "NFC"}"#, r#"{"type": "Whitespace"}"#, "");
-        assert_eq!(why_not_split(ok.as_bytes()), None);
+        let read = |file: &str| serde_json::from_str::<Pipeline>(file).unwrap();
+        assert_eq!(read(&ok).why_not_split(), None);
+        assert_eq!(
+            read(&ok).cuts_to_probe(),
+            Cuts::default()
+                .with(Cut::Space)
+                .with(Cut::LineFeed)
+                .with(Cut::Punctuation)
+        );
         let cases = [
             (
                 file(
@@ -480,7 +496,8 @@ mod tests {
             ),
         ];
         for (file, why) in cases {
-            assert_eq!(why_not_split(file.as_bytes()).as_deref(), Some(why));
+            assert_eq!(read(&file).why_not_split().as_deref(), Some(why));
+            assert!(read(&file).cuts_to_probe().is_empty());
         }
     }
 }
