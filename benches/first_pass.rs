@@ -17,6 +17,10 @@
 //! Engines: embedguard, tiktoken-rs, bpe-openai, goliajp `tiktoken`; gigatoken and OpenAI's
 //! tiktoken (Python, `benches/first_pass.py`) when available.
 
+#[path = "../tests/cpu_clock/mod.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
+
 use std::collections::{BTreeMap, HashSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -287,17 +291,6 @@ fn time(f: impl FnOnce() -> usize) -> (u128, usize) {
     let start = thread_cpu_ns();
     let n = black_box(f());
     (thread_cpu_ns() - start, n)
-}
-
-fn thread_cpu_ns() -> u128 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
 }
 
 fn python() -> Option<PathBuf> {

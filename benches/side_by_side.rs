@@ -10,23 +10,16 @@
 //! - `vectors`: float arrays printed beside `serde_json::to_string(&Vec<f32>)`, and a
 //!   2048 x 3072 float response transcoded to base64 beside serde_json + the base64 crate.
 
+#[path = "../tests/cpu_clock/mod.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
+
 use std::hint::black_box;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use embedguard::{EncodingFormat, ResponseTarget, encode_float_array, encode_response};
 use serde::{Deserialize, Serialize};
-
-fn thread_cpu_ns() -> u128 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
-}
 
 /// CPU nanoseconds of one call of `f`, repeated `reps` times (the median is taken later).
 fn cpu_ns<R>(reps: usize, mut f: impl FnMut() -> R) -> f64 {

@@ -6,6 +6,7 @@
 
 #![cfg(feature = "hf")]
 
+mod cpu_clock;
 mod hf_common;
 
 use std::time::Duration;
@@ -43,33 +44,12 @@ fn time(mut run: impl FnMut()) -> Duration {
     run();
     (0..3)
         .map(|_| {
-            let start = cpu_time();
+            let start = cpu_clock::thread_cpu_time();
             run();
-            cpu_time().saturating_sub(start)
+            cpu_clock::thread_cpu_time().saturating_sub(start)
         })
         .min()
         .unwrap_or_default()
-}
-
-#[cfg(target_os = "linux")]
-fn cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to write.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "the thread's CPU clock");
-    Duration::new(
-        u64::try_from(now.tv_sec).unwrap_or(0),
-        u32::try_from(now.tv_nsec).unwrap_or(0),
-    )
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_time() -> Duration {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// The cost per unit of `make(4n)` over that of `make(n)`, with `n` grown from `start`

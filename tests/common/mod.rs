@@ -15,6 +15,10 @@
 
 use std::time::Duration;
 
+#[path = "../cpu_clock/mod.rs"]
+mod cpu_clock;
+pub use cpu_clock::thread_cpu_time;
+
 use embedguard::{ErrorKind, Policy};
 use serde_json::{Value, json};
 
@@ -776,25 +780,4 @@ catalogue! {
         body.push('}');
         Case::new(body, duplicate("model"))
     };
-}
-
-/// This thread's CPU time: the other tests of this binary and the rest of the machine
-/// change the wall clock far more than the CPU time.
-#[cfg(unix)]
-pub fn thread_cpu_time() -> std::time::Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to fill in.
-    #[allow(unsafe_code)]
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "the thread's CPU clock");
-    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
-
-#[cfg(not(unix))]
-pub fn thread_cpu_time() -> std::time::Duration {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed()
 }
