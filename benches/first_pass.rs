@@ -17,6 +17,9 @@
 //! Engines: embedguard, tiktoken-rs, bpe-openai, goliajp `tiktoken`; gigatoken and OpenAI's
 //! tiktoken (Python, `benches/first_pass.py`) when available.
 
+mod support;
+use support::corpus;
+
 #[path = "../tests/cpu_clock/mod.rs"]
 mod cpu_clock;
 use cpu_clock::thread_cpu_ns;
@@ -47,42 +50,6 @@ fn work_dir() -> PathBuf {
     let dir = manifest().join("target/first_pass");
     std::fs::create_dir_all(&dir).expect("target/first_pass can be created");
     dir
-}
-
-/// The `.txt` files of `$EMBEDGUARD_CORPUS` if set, else of `../shared/corpus/`, sorted.
-fn corpus() -> Vec<(String, String)> {
-    let dir = std::env::var_os("EMBEDGUARD_CORPUS")
-        .map_or_else(|| manifest().join("../shared/corpus"), Into::into);
-    let mut files = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.extension().is_some_and(|x| x == "txt") {
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-                    files.push((name, text));
-                }
-            }
-        }
-    }
-    if files.is_empty() {
-        eprintln!(
-            "note: {} is absent; benchmarking generated text",
-            dir.display()
-        );
-        let english = "The party of the first part shall indemnify the party of the second \
-                       part against every claim, loss and expense arising out of this agreement. ";
-        let russian = "Стороны договорились о следующем: настоящий договор вступает в силу. ";
-        let chinese = "本协议自双方签字之日起生效，任何一方不得擅自变更或者解除本协议。";
-        for (name, unit) in [
-            ("generated-en", english),
-            ("generated-ru", russian),
-            ("generated-zh", chinese),
-        ] {
-            files.push((name.to_owned(), unit.repeat(200_000 / unit.len())));
-        }
-    }
-    files.sort();
-    files
 }
 
 /// `text` cut into pieces of about `bytes` bytes, each cut on a character boundary.

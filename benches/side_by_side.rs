@@ -10,6 +10,9 @@
 //! - `vectors`: float arrays printed beside `serde_json::to_string(&Vec<f32>)`, and a
 //!   2048 x 3072 float response transcoded to base64 beside serde_json + the base64 crate.
 
+mod support;
+use support::{embedding, repeat, scramble};
+
 #[path = "../tests/cpu_clock/mod.rs"]
 mod cpu_clock;
 use cpu_clock::thread_cpu_ns;
@@ -50,26 +53,6 @@ fn side_by_side<A, B>(
         tb.push(cpu_ns(reps, &mut b));
     }
     (median(ta), median(tb))
-}
-
-/// Deterministic pseudo-random characters from `chars`, `bytes` long at most.
-fn scramble(chars: &[char], bytes: usize) -> String {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut s = String::with_capacity(bytes);
-    loop {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let c = chars[(x % chars.len() as u64) as usize];
-        if s.len() + c.len_utf8() > bytes {
-            return s;
-        }
-        s.push(c);
-    }
-}
-
-fn repeat(unit: &str, bytes: usize) -> String {
-    unit.repeat(bytes / unit.len())
 }
 
 /// The shapes of `benches/count.rs` `adversarial/`, and random scalar values from all planes.
@@ -123,22 +106,6 @@ fn adversarial(runs: usize) {
             b / a
         );
     }
-}
-
-/// A unit vector of `dims` values spread like a real embedding's (deterministic).
-fn embedding(dims: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut values: Vec<f32> = (0..dims)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
-    values.iter_mut().for_each(|v| *v /= norm);
-    values
 }
 
 /// An upstream response as a gateway would read it with serde.

@@ -1,7 +1,7 @@
 //! Truncation mode against reject mode on dense text: what cutting an input over the
 //! limit costs beside refusing it.
 //!
-//! Each `../shared/corpus` file is split into 64 KiB inputs, every one over 8,192 tokens. Each input is
+//! Each `../shared/corpus` file (or `$EMBEDGUARD_CORPUS`'s) is split into 64 KiB inputs, every one over 8,192 tokens. Each input is
 //! checked alone in a body, by `Policy::openai()` (reject: counts up to 8,193 tokens, then
 //! answers the 400) and by the same policy with `OverLimit::Truncate` (counts, cuts at the
 //! 8,192nd token). Thread CPU time, the two modes interleaved, median of `TRUNC_RUNS`
@@ -11,9 +11,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::hint::black_box;
-use std::path::Path;
 
 use embedguard::{OverLimit, Policy};
 
@@ -57,29 +57,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let mut files: Vec<(String, String)> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .map(|p| {
-                let name = p
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                (
-                    name,
-                    std::fs::read_to_string(&p).expect("corpus files are UTF-8"),
-                )
-            })
-            .collect(),
-        Err(err) => {
-            eprintln!("note: {} ({err}); corpus files skipped", dir.display());
-            Vec::new()
-        }
-    };
-    files.sort();
+    let files = support::corpus();
     let reject = Policy::openai();
     let truncate = Policy::openai().with_over_limit(OverLimit::Truncate);
     embedguard::cl100k().count("warm up");

@@ -4,6 +4,9 @@
 //! Throughput is in bytes of float32 data (4 per value). One adversarial group: values
 //! whose shortest decimal is longest.
 
+mod support;
+use support::embedding;
+
 use std::hint::black_box;
 
 use base64::Engine as _;
@@ -15,22 +18,6 @@ use embedguard::{
 };
 
 const SIZES: [usize; 3] = [256, 1536, 3072];
-
-/// A unit vector of `dims` values spread like a real embedding's (deterministic).
-fn embedding(dims: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut values: Vec<f32> = (0..dims)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
-    values.iter_mut().for_each(|v| *v /= norm);
-    values
-}
 
 fn baseline_encode(values: &[f32]) -> String {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
