@@ -16,7 +16,7 @@ use hf_common::{File, Oracle, shared_file, tiny_bpe, tiny_wordpiece};
 
 /// How much more the larger size may cost per unit than the smaller one (4 times the size):
 /// quadratic would be 4, and a doubling is caught. Linear stays near 1; the BPE of one long
-/// word (a heap of merges, n log n, outgrowing the CPU caches) was measured at up to 1.45.
+/// word (a heap of merges, n log n, outgrowing the CPU caches) was measured at up to 1.61.
 const MAX_GROWTH: f64 = 1.8;
 /// Below this, a measurement is noise: the sizes are grown until the small one costs more.
 const MIN_TIME: Duration = Duration::from_millis(20);
@@ -53,21 +53,27 @@ fn time(mut run: impl FnMut()) -> Duration {
 }
 
 /// The cost per unit of `make(4n)` over that of `make(n)`, with `n` grown from `start`
-/// until the small run is long enough to measure.
+/// until the small run is long enough to measure. A pair over `MAX_GROWTH` is measured
+/// again, up to three times, and the lowest ratio kept: a real change in the growth shows
+/// in every pair, a neighbour's burst of work (one CI run measured 1.86) in one.
 fn growth(start: usize, mut cost: impl FnMut(usize) -> Duration) -> (f64, Duration, Duration) {
     let mut n = start;
-    loop {
-        let small = cost(n);
-        if small >= MIN_TIME || n >= start * 64 {
-            let large = cost(4 * n);
-            return (
-                large.as_secs_f64() / (4.0 * small.as_secs_f64()),
-                small,
-                large,
-            );
-        }
+    while n < start * 64 && cost(n) < MIN_TIME {
         n *= 4;
     }
+    let mut best = (f64::INFINITY, Duration::ZERO, Duration::ZERO);
+    for _ in 0..3 {
+        let small = cost(n);
+        let large = cost(4 * n);
+        let ratio = large.as_secs_f64() / (4.0 * small.as_secs_f64());
+        if ratio < best.0 {
+            best = (ratio, small, large);
+        }
+        if best.0 < MAX_GROWTH {
+            break;
+        }
+    }
+    best
 }
 
 #[test]
