@@ -219,6 +219,99 @@ pub(super) fn surely_more_than(piece: &[u8], budget: usize) -> bool {
     false
 }
 
+/// The number of tokens of the piece `text[start..end]` if it is at most `budget`.
+///
+/// A long run of one ASCII byte (a megabyte of spaces or tabs) is counted from
+/// [`run_count`]; another piece longer than the budget first gets the cheap lower bound of
+/// [`surely_more_than`].
+#[inline(always)]
+pub(super) fn count_piece_up_to(
+    text: &[u8],
+    start: usize,
+    end: usize,
+    budget: usize,
+) -> Option<usize> {
+    let piece = &text[start..end];
+    let n = match (piece.len() > RUN_TABLE)
+        .then(|| run_count(piece))
+        .flatten()
+    {
+        Some(n) => n,
+        None if piece.len() > budget && surely_more_than(piece, budget) => return None,
+        None => count_piece(text, start, end),
+    };
+    (n <= budget).then_some(n)
+}
+
+/// Counts of runs of one byte of up to this many bytes are learned; longer ones follow from
+/// the period.
+const RUN_TABLE: usize = 512;
+
+/// What BPE makes of runs of one byte: the count of every run of up to [`RUN_TABLE`] bytes,
+/// and beyond that a period of `bytes` bytes that adds `tokens` tokens.
+///
+/// Such a run is only ever split into runs of the same byte, and away from its end the
+/// encoder's choice of the next token depends on nothing but the token before it, so the
+/// tokens repeat and the count grows by the same amount every period. For cl100k the periods
+/// are 1 to 128 bytes, reached within 48 bytes of the start (`tests/runs.rs` checks every
+/// ASCII byte against tiktoken-rs); a period is only taken when it holds over the last
+/// [`RUN_TABLE`] / 2 counts, at least two periods.
+struct Run {
+    counts: [u16; RUN_TABLE + 1],
+    bytes: usize,
+    tokens: usize,
+}
+
+/// One [`Run`] for each ASCII byte, learned the first time a long run of it is counted
+/// (at most 512 encodings of up to 512 bytes); `None` where no period was found, and the
+/// general encoder counts.
+static RUNS: [std::sync::OnceLock<Option<Box<Run>>>; 128] =
+    [const { std::sync::OnceLock::new() }; 128];
+
+/// The count of `piece` if it is one ASCII byte repeated more than [`RUN_TABLE`] times and
+/// that byte's runs have a period.
+fn run_count(piece: &[u8]) -> Option<usize> {
+    let (&b, _) = piece.split_first()?;
+    if b >= 0x80 || !is_run_of(piece, b) {
+        return None;
+    }
+    let run = RUNS[usize::from(b)]
+        .get_or_init(|| learn_run(b))
+        .as_deref()?;
+    // Periods back from the length into the table's last period.
+    let periods = (piece.len() - RUN_TABLE).div_ceil(run.bytes);
+    let rest = piece.len() - periods * run.bytes;
+    Some(usize::from(run.counts[rest]) + periods * run.tokens)
+}
+
+/// Whether every byte of `piece` is `b`, eight at a time.
+fn is_run_of(piece: &[u8], b: u8) -> bool {
+    let word = u64::from_ne_bytes([b; 8]);
+    let (chunks, tail) = piece.as_chunks::<8>();
+    chunks.iter().all(|c| u64::from_ne_bytes(*c) == word) && tail.iter().all(|&t| t == b)
+}
+
+#[cold]
+fn learn_run(b: u8) -> Option<Box<Run>> {
+    let text = [b; RUN_TABLE];
+    let mut counts = [0u16; RUN_TABLE + 1];
+    for (len, count) in counts.iter_mut().enumerate().skip(1) {
+        *count = u16::try_from(count_long(&text[..len])).ok()?;
+    }
+    let at = |len: usize| usize::from(counts[len]);
+    let half = RUN_TABLE / 2;
+    let bytes = (1..=half / 2).find(|&p| {
+        let tokens = at(RUN_TABLE) - at(RUN_TABLE - p);
+        (half..=RUN_TABLE - p).all(|len| at(len + p) == at(len) + tokens)
+    })?;
+    let tokens = at(RUN_TABLE) - at(RUN_TABLE - bytes);
+    Some(Box::new(Run {
+        counts,
+        bytes,
+        tokens,
+    }))
+}
+
 /// The number of tokens of the piece `text[start..end]`.
 #[inline(always)]
 pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {

@@ -242,6 +242,22 @@ fn piece_end_general(text: &[u8], i: usize) -> usize {
     let mut end = i;
     let mut after_newline = None;
     let mut last_start = i;
+    // A run of one ASCII white-space byte (a megabyte of spaces), eight bytes at a time.
+    if b0 < 0x80 {
+        let word = u64::from_ne_bytes([b0; 8]);
+        while let Some(chunk) = text.get(end..).and_then(|t| t.first_chunk::<8>()) {
+            if u64::from_ne_bytes(*chunk) != word {
+                break;
+            }
+            end += 8;
+        }
+        if end > i {
+            last_start = end - 1;
+            if matches!(b0, b'\r' | b'\n') {
+                after_newline = Some(end);
+            }
+        }
+    }
     while end < text.len() {
         let (c, len) = class_at(text, end);
         if c != SPACE {
