@@ -287,8 +287,12 @@ fn run_count(piece: &[u8]) -> Option<usize> {
 /// Whether every byte of `piece` is `b`, eight at a time.
 fn is_run_of(piece: &[u8], b: u8) -> bool {
     let word = u64::from_ne_bytes([b; 8]);
-    let (chunks, tail) = piece.as_chunks::<8>();
-    chunks.iter().all(|c| u64::from_ne_bytes(*c) == word) && tail.iter().all(|&t| t == b)
+    let chunks = piece.chunks_exact(8);
+    let tail = chunks.remainder();
+    chunks
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+        .all(|c| c == word)
+        && tail.iter().all(|&t| t == b)
 }
 
 #[cold]
