@@ -15,9 +15,20 @@ use embedguard::HfTokenizer;
 use hf_common::{File, Oracle, shared_file, tiny_bpe, tiny_wordpiece};
 
 /// How much more the larger size may cost per unit than the smaller one (4 times the size):
-/// quadratic would be 4, and a doubling is caught. Linear stays near 1; the BPE of one long
-/// word (a heap of merges, n log n, outgrowing the CPU caches) was measured at up to 1.61.
-const MAX_GROWTH: f64 = 1.8;
+/// quadratic would be 4, and a doubling of the usual growth is caught. Linear stays near 1;
+/// the `tokenizers` crate's BPE of one long word (a heap of merges, n log n, its working set
+/// outgrowing the CPU caches) is measured at 1.2-1.6, and at 1.95 once in CI with the other
+/// core busy, three pairs in a row.
+const MAX_GROWTH: f64 = 2.5;
+/// The timing tests run one at a time: on two cores, a neighbour test's misses in the shared
+/// cache show up in the larger size's time more than in the smaller one's.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 /// Below this, a measurement is noise: the sizes are grown until the small one costs more.
 const MIN_TIME: Duration = Duration::from_millis(20);
 
@@ -78,6 +89,7 @@ fn growth(start: usize, mut cost: impl FnMut(usize) -> Duration) -> (f64, Durati
 
 #[test]
 fn one_word_and_spaces_are_linear() {
+    let _alone = one_at_a_time();
     for (file, ours, oracle) in tokenizers() {
         for (what, unit) in [
             ("one word", "a"),
@@ -113,6 +125,7 @@ fn one_word_and_spaces_are_linear() {
 /// Truncating a long text costs about what counting it does, and is exact.
 #[test]
 fn cut_of_one_long_word_is_linear_and_exact() {
+    let _alone = one_at_a_time();
     for (file, ours, oracle) in tokenizers() {
         for unit in ["a", "ab ", " "] {
             let text = unit.repeat((1 << 20) / unit.len());
@@ -137,6 +150,7 @@ fn cut_of_one_long_word_is_linear_and_exact() {
 
 #[test]
 fn many_inputs_are_linear() {
+    let _alone = one_at_a_time();
     let sentence =
         "The quick brown fox jumps over the lazy dog, 1234 times; été 日本語 <|endoftext|> [CLS]";
     for (file, ours, oracle) in tokenizers() {
