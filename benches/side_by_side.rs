@@ -55,12 +55,19 @@ fn side_by_side<A, B>(
     (median(ta), median(tb))
 }
 
-/// The shapes of `benches/count.rs` `adversarial/`, and random scalar values from all planes.
+/// The shapes of `benches/count.rs` `adversarial/`, random scalar values from all planes, and
+/// random runs of white space, base64 and printable ASCII.
 fn shapes(bytes: usize) -> Vec<(&'static str, String)> {
     let letters: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
     let cjk: Vec<char> = (0x4E00..0x9FA5).filter_map(char::from_u32).collect();
     let white = [' ', '\t', '\u{A0}', '\u{3000}', '\u{2003}', '\n', '\u{85}'];
     let all_planes: Vec<char> = (0..=0x10_FFFF).filter_map(char::from_u32).collect();
+    let base64: Vec<char> = ('A'..='Z')
+        .chain('a'..='z')
+        .chain('0'..='9')
+        .chain(['+', '/'])
+        .collect();
+    let printable: Vec<char> = (' '..='~').collect();
     vec![
         ("letter-a", repeat("a", bytes)),
         ("underscores", repeat("_", bytes)),
@@ -69,6 +76,9 @@ fn shapes(bytes: usize) -> Vec<(&'static str, String)> {
         ("tabs", repeat("\t", bytes)),
         ("newlines", repeat("\n", bytes)),
         ("random-letters", scramble(&letters, bytes)),
+        ("random-tabs-and-spaces", scramble(&[' ', '\t'], bytes)),
+        ("random-base64", scramble(&base64, bytes)),
+        ("random-printable-ascii", scramble(&printable, bytes)),
         ("random-cjk", scramble(&cjk, bytes)),
         ("random-all-planes", scramble(&all_planes, bytes)),
         (

@@ -79,3 +79,15 @@ fn runs_inside_text_and_under_a_limit() {
         }
     }
 }
+
+/// Fuzzing found it (count_vs_reference, CI): 600 `a` have fewer tokens than 512, which
+/// made learning the period subtract below zero.
+#[test]
+fn fuzz_crash_600_letters_a() {
+    let text = "a".repeat(600);
+    let expected = tiktoken_rs::cl100k_base_singleton()
+        .encode_ordinary(&text)
+        .len();
+    assert_eq!(cl100k().count(&text), expected);
+    assert_eq!(cl100k().count_up_to(&text, expected), Some(expected));
+}

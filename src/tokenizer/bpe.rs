@@ -303,12 +303,16 @@ fn learn_run(b: u8) -> Option<Box<Run>> {
         *count = u16::try_from(count_long(&text[..len])).ok()?;
     }
     let at = |len: usize| usize::from(counts[len]);
+    // A longer run may have fewer tokens than a shorter one (600 `a` are fewer than 512), so
+    // a period must add at least one token and hold throughout.
+    let adds = |p: usize| (at(RUN_TABLE).checked_sub(at(RUN_TABLE - p))).filter(|&t| t > 0);
     let half = RUN_TABLE / 2;
-    let bytes = (1..=half / 2).find(|&p| {
-        let tokens = at(RUN_TABLE) - at(RUN_TABLE - p);
-        (half..=RUN_TABLE - p).all(|len| at(len + p) == at(len) + tokens)
+    let (bytes, tokens) = (1..=half / 2).find_map(|p| {
+        let tokens = adds(p)?;
+        (half..=RUN_TABLE - p)
+            .all(|len| at(len + p) == at(len) + tokens)
+            .then_some((p, tokens))
     })?;
-    let tokens = at(RUN_TABLE) - at(RUN_TABLE - bytes);
     Some(Box::new(Run {
         counts,
         bytes,
@@ -430,5 +434,25 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
                 start = end;
             }
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every ASCII byte's runs have a period, so no long run of one byte goes to the
+    /// encoder; `tests/tokenizer_runs.rs` checks the counts.
+    #[test]
+    fn every_ascii_byte_has_a_period() {
+        for b in 0..0x80u8 {
+            let run = learn_run(b).unwrap_or_else(|| panic!("{b:#04x}: no period"));
+            assert!(
+                (1..=128).contains(&run.bytes),
+                "{b:#04x}: {} bytes",
+                run.bytes
+            );
+            assert!(run.tokens >= 1, "{b:#04x}");
+        }
     }
 }
