@@ -8,7 +8,8 @@
 //! a dead end in a bit set, so that each position is given up at most once.
 
 use super::tables::{
-    load, longest_match, merged, reach_at, shorter_prefix, split, token_len, whole_token,
+    load, longest_match, merged, reach_at, same_byte_end, shorter_prefix, split, token_len,
+    whole_token,
 };
 
 /// Runs `f` with a stack of token lengths of at least `len` entries and a dead-end bit set
@@ -253,8 +254,8 @@ const RUN_TABLE: usize = 512;
 /// Such a run is only ever split into runs of the same byte, and away from its end the
 /// encoder's choice of the next token depends on nothing but the token before it, so the
 /// tokens repeat and the count grows by the same amount every period. For cl100k the periods
-/// are 1 to 128 bytes, reached within 48 bytes of the start (`tests/runs.rs` checks every
-/// ASCII byte against tiktoken-rs); a period is only taken when it holds over the last
+/// are 1 to 128 bytes, reached within 48 bytes of the start (`tests/tokenizer_runs.rs` checks
+/// every ASCII byte against bpe-openai, goliajp's `tiktoken` and tiktoken-rs); a period is only taken when it holds over the last
 /// [`RUN_TABLE`] / 2 counts, at least two periods.
 struct Run {
     counts: [u16; RUN_TABLE + 1],
@@ -272,7 +273,7 @@ static RUNS: [std::sync::OnceLock<Option<Box<Run>>>; 128] =
 /// that byte's runs have a period.
 fn run_count(piece: &[u8]) -> Option<usize> {
     let (&b, _) = piece.split_first()?;
-    if b >= 0x80 || !is_run_of(piece, b) {
+    if b >= 0x80 || same_byte_end(piece, 0, b) != piece.len() {
         return None;
     }
     let run = RUNS[usize::from(b)]
@@ -282,17 +283,6 @@ fn run_count(piece: &[u8]) -> Option<usize> {
     let periods = (piece.len() - RUN_TABLE).div_ceil(run.bytes);
     let rest = piece.len() - periods * run.bytes;
     Some(usize::from(run.counts[rest]) + periods * run.tokens)
-}
-
-/// Whether every byte of `piece` is `b`, eight at a time.
-fn is_run_of(piece: &[u8], b: u8) -> bool {
-    let word = u64::from_ne_bytes([b; 8]);
-    let chunks = piece.chunks_exact(8);
-    let tail = chunks.remainder();
-    chunks
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
-        .all(|c| c == word)
-        && tail.iter().all(|&t| t == b)
 }
 
 #[cold]

@@ -10,7 +10,7 @@
 //! first alternative that matches at each position. [`piece_end`] decides the same piece from
 //! the character classes of `build.rs`, one alternative after the other.
 
-use super::tables::{LETTER, NUMBER, OTHER, SPACE, class};
+use super::tables::{LETTER, NUMBER, OTHER, SPACE, class, same_byte_end};
 
 /// Classes of the ASCII characters.
 static ASCII: [u8; 128] = {
@@ -244,13 +244,7 @@ fn piece_end_general(text: &[u8], i: usize) -> usize {
     let mut last_start = i;
     // A run of one ASCII white-space byte (a megabyte of spaces), eight bytes at a time.
     if b0 < 0x80 {
-        let word = u64::from_ne_bytes([b0; 8]);
-        while let Some(chunk) = text.get(end..).and_then(|t| t.first_chunk::<8>()) {
-            if u64::from_ne_bytes(*chunk) != word {
-                break;
-            }
-            end += 8;
-        }
+        end = same_byte_end(text, i, b0);
         if end > i {
             last_start = end - 1;
             if matches!(b0, b'\r' | b'\n') {

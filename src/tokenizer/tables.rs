@@ -80,6 +80,24 @@ pub(super) fn load(text: &[u8], at: usize, len: usize) -> u64 {
     }
 }
 
+/// The end of the run of byte `b` in `text` from `from`, eight bytes at a time, then one by
+/// one.
+#[inline]
+pub(super) fn same_byte_end(text: &[u8], from: usize, b: u8) -> usize {
+    let word = u64::from_ne_bytes([b; 8]);
+    let mut end = from;
+    while let Some(chunk) = text.get(end..).and_then(|t| t.first_chunk::<8>()) {
+        if u64::from_ne_bytes(*chunk) != word {
+            break;
+        }
+        end += 8;
+    }
+    while text.get(end) == Some(&b) {
+        end += 1;
+    }
+    end
+}
+
 /// The token whose bytes are exactly `text[start..end]`, for pieces of up to 16 bytes
 /// (`None` for longer ones: ask [`longest_match`]).
 #[inline(always)]
