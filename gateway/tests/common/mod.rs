@@ -272,40 +272,13 @@ pub fn sdk_python() -> PathBuf {
         return python;
     }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
-    let python = venv_python(&venv);
-    if sdk_version(&python).is_ok() {
-        return python;
-    }
-    // Built beside its final place, then renamed: two test runs at once never see half a
-    // venv (a venv's interpreter finds its packages relative to itself, so it can move).
-    let building = venv.with_file_name(format!("sdk-venv.building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
     let how = "This test drives the gateway with the official OpenAI Python SDK, installed \
                into a virtual environment under target/ on its first run; it needs python3 \
                with the venv module (Debian: `apt-get install python3-venv`) and access to \
                PyPI once (or set EMBEDGUARD_SDK_PYTHON to a Python that has `openai`).";
-    run_setup(
-        Command::new("python3").arg("-m").arg("venv").arg(&building),
-        "python3 -m venv",
-        how,
-    );
-    run_setup(
-        Command::new(venv_python(&building)).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            OPENAI_REQUIREMENT,
-        ]),
-        "pip install openai",
-        how,
-    );
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&building, &venv).is_err() {
-        // Another run finished first: use its venv.
-        let _ = std::fs::remove_dir_all(&building);
-    }
+    let python = py_venv::ensure(&venv, OPENAI_REQUIREMENT, how, |python| {
+        sdk_version(python).is_ok()
+    });
     if let Err(reason) = sdk_version(&python) {
         panic!(
             "the new virtual environment {}: {reason}\n{how}",
@@ -313,28 +286,6 @@ pub fn sdk_python() -> PathBuf {
         );
     }
     python
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    }
-}
-
-/// Runs one setup step, panicking with its output and `how` if it fails.
-fn run_setup(command: &mut Command, what: &str, how: &str) {
-    match command.stdin(Stdio::null()).output() {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "`{what}` failed ({}):\n{}{}\n{how}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(err) => panic!("`{what}` cannot be run: {err}\n{how}"),
-    }
 }
 
 /// The `openai` version `python` imports, or why it cannot.
@@ -357,6 +308,8 @@ pub fn sdk_version(python: &Path) -> Result<String, String> {
 
 /// A Redis server on a free loopback port, stopped when dropped (shared with the library's
 /// tests).
+#[path = "../../../tests/py_venv/mod.rs"]
+mod py_venv;
 #[path = "../../../tests/redis_server/mod.rs"]
 mod redis_server;
 #[allow(unused_imports)] // Only the Redis tests use it.
