@@ -1,49 +1,140 @@
 //! The tables `build.rs` generates from tiktoken-rs and regex-syntax, embedded and read in place.
 //!
 //! Nothing here is parsed or hashed at startup: every accessor reads little-endian words straight
-//! out of the embedded bytes. `build.rs` documents the layouts.
+//! out of the bytes, the embedded ones or their copy on huge pages ([`touch`]). `build.rs`
+//! documents the layouts.
 
 include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 
-static TOKENS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tokens.bin"));
-static OFFSETS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/offsets.bin"));
-static TRIE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trie.bin"));
-static INFO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/info.bin"));
-static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
-static PAIR_FILTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_filter.bin"));
-static SHORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/short.bin"));
-static MEDIUM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/medium.bin"));
-static PAIR_REACH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pair_reach.bin"));
-static CLASS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/class.bin"));
+/// One of the files `build.rs` writes, embedded.
+macro_rules! embedded {
+    ($name:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bin"))
+    };
+}
 
-/// Reads every cache line of every table, once per process (the first [`super::cl100k`]).
+/// The tables, each at its length (so that a masked index needs no bounds check).
+#[derive(Clone, Copy)]
+struct Tables {
+    tokens: &'static [u8; embedded!("tokens").len()],
+    offsets: &'static [u8; embedded!("offsets").len()],
+    trie: &'static [u8; embedded!("trie").len()],
+    info: &'static [u8; embedded!("info").len()],
+    pairs: &'static [u8; embedded!("pairs").len()],
+    pair_filter: &'static [u8; embedded!("pair_filter").len()],
+    short: &'static [u8; embedded!("short").len()],
+    medium: &'static [u8; embedded!("medium").len()],
+    pair_reach: &'static [u8; embedded!("pair_reach").len()],
+    class: &'static [u8; embedded!("class").len()],
+}
+
+impl Tables {
+    fn parts(&self) -> [&'static [u8]; 10] {
+        [
+            self.tokens,
+            self.offsets,
+            self.trie,
+            self.info,
+            self.pairs,
+            self.pair_filter,
+            self.short,
+            self.medium,
+            self.pair_reach,
+            self.class,
+        ]
+    }
+}
+
+/// The tables as `build.rs` wrote them, embedded in the executable.
+static EMBEDDED: Tables = Tables {
+    tokens: embedded!("tokens"),
+    offsets: embedded!("offsets"),
+    trie: embedded!("trie"),
+    info: embedded!("info"),
+    pairs: embedded!("pairs"),
+    pair_filter: embedded!("pair_filter"),
+    short: embedded!("short"),
+    medium: embedded!("medium"),
+    pair_reach: embedded!("pair_reach"),
+    class: embedded!("class"),
+};
+
+/// The tables counting reads: the copy [`touch`] made on huge pages, else the embedded ones.
+static IN_USE: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+
+#[inline(always)]
+fn tables() -> &'static Tables {
+    IN_USE.get().unwrap_or(&EMBEDDED)
+}
+
+/// Makes the tables ready, once per process (the first [`super::cl100k`]): copies them onto
+/// huge pages where the system has them, and reads every cache line of what will be used.
 ///
-/// The tables are mapped from the executable: untouched, each page costs a page fault and
-/// each line a read from memory the first time an input needs it, which is most of the time
-/// spent on text seen for the first time in a fresh process (the engines that build their
-/// tables at load have theirs in cache). Some 7.6 MB read in order: about a millisecond.
+/// Lookups land anywhere in 7.6 MB of tables. On 4 KiB pages that is some 1,900 pages, more
+/// than the TLB holds, so on text seen for the first time most lookups also walk the page
+/// tables (twice over in a virtual machine); four 2 MiB pages cover them all. Untouched,
+/// each page of the embedded tables would also cost a page fault, and each line a read from
+/// memory, the first time an input needs it. The copy takes a few milliseconds and 8 MiB.
 pub(super) fn touch() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        let tables = IN_USE.get_or_init(|| on_huge_pages().unwrap_or(EMBEDDED));
         let mut sum = 0u8;
-        for table in [
-            TOKENS,
-            OFFSETS,
-            TRIE,
-            INFO,
-            PAIRS,
-            PAIR_FILTER,
-            SHORT,
-            MEDIUM,
-            PAIR_REACH,
-            CLASS,
-        ] {
+        for table in tables.parts() {
             for line in table.iter().step_by(64) {
                 sum = sum.wrapping_add(*line);
             }
         }
         std::hint::black_box(sum);
     });
+}
+
+/// A copy of the tables in anonymous memory that asks for transparent huge pages before it is
+/// first written (asked after, the pages would already be small ones); `None` where mapping
+/// fails.
+#[cfg(target_os = "linux")]
+fn on_huge_pages() -> Option<Tables> {
+    const HUGE_PAGE: usize = 2 << 20;
+    let parts = EMBEDDED.parts();
+    let total: usize = parts.iter().map(|t| t.len().next_multiple_of(64)).sum();
+    let mut map = memmap2::MmapOptions::new()
+        .len(total + HUGE_PAGE)
+        .map_anon()
+        .ok()?;
+    // Advice only: refused (huge pages off), the copy still spares the embedded tables' page
+    // faults.
+    let _ = map.advise(memmap2::Advice::HugePage);
+    // Huge pages cover aligned 2 MiB spans only.
+    let addr = map.as_ptr() as usize;
+    let mut at = addr.next_multiple_of(HUGE_PAGE) - addr;
+    let mut starts = [0; 10];
+    for (start, part) in starts.iter_mut().zip(parts) {
+        map[at..at + part.len()].copy_from_slice(part);
+        *start = at;
+        at += part.len().next_multiple_of(64);
+    }
+    let map: &'static [u8] = Box::leak(Box::new(map.make_read_only().ok()?));
+    fn part<const N: usize>(map: &'static [u8], at: usize) -> Option<&'static [u8; N]> {
+        map.get(at..at + N)?.try_into().ok()
+    }
+    Some(Tables {
+        tokens: part(map, starts[0])?,
+        offsets: part(map, starts[1])?,
+        trie: part(map, starts[2])?,
+        info: part(map, starts[3])?,
+        pairs: part(map, starts[4])?,
+        pair_filter: part(map, starts[5])?,
+        short: part(map, starts[6])?,
+        medium: part(map, starts[7])?,
+        pair_reach: part(map, starts[8])?,
+        class: part(map, starts[9])?,
+    })
+}
+
+/// Elsewhere the embedded tables are read in place.
+#[cfg(not(target_os = "linux"))]
+fn on_huge_pages() -> Option<Tables> {
+    None
 }
 
 /// Number of ordinary tokens (ranks `0..ORDINARY`).
@@ -108,11 +199,12 @@ pub(super) fn whole_token(text: &[u8], start: usize, end: usize) -> Option<u32> 
         let mut slot = ((key ^ (len as u64) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             >> (64 - SHORT_BITS)) as usize;
         loop {
-            let value = u64_at(SHORT, slot * 2 + 1);
+            let short = tables().short;
+            let value = u64_at(short, slot * 2 + 1);
             if value == 0 {
                 return None;
             }
-            if u64_at(SHORT, slot * 2) == key && (value >> 32) as usize == len {
+            if u64_at(short, slot * 2) == key && (value >> 32) as usize == len {
                 return Some(value as u32 - 1);
             }
             slot = (slot + 1) & ((1 << SHORT_BITS) - 1);
@@ -124,12 +216,13 @@ pub(super) fn whole_token(text: &[u8], start: usize, end: usize) -> Option<u32> 
             ^ (k1 ^ (len as u64) << 56).wrapping_mul(0xD6E8_FEB8_6659_FD93);
         let mut slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEDIUM_BITS)) as usize;
         loop {
-            let value = u64_at(MEDIUM, slot * 3 + 2);
+            let medium = tables().medium;
+            let value = u64_at(medium, slot * 3 + 2);
             if value == 0 {
                 return None;
             }
-            if u64_at(MEDIUM, slot * 3) == k0
-                && u64_at(MEDIUM, slot * 3 + 1) == k1
+            if u64_at(medium, slot * 3) == k0
+                && u64_at(medium, slot * 3 + 1) == k1
                 && (value >> 32) as usize == len
             {
                 return Some(value as u32 - 1);
@@ -145,13 +238,14 @@ pub(super) fn whole_token(text: &[u8], start: usize, end: usize) -> Option<u32> 
 #[inline]
 pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
     let r = rank as usize;
-    &TOKENS[u32_at(OFFSETS, r) as usize..u32_at(OFFSETS, r + 1) as usize]
+    let t = tables();
+    &t.tokens[u32_at(t.offsets, r) as usize..u32_at(t.offsets, r + 1) as usize]
 }
 
 /// The length in bytes of ordinary token `rank`.
 #[inline(always)]
 pub(super) fn token_len(rank: u32) -> usize {
-    (u64_at(INFO, rank as usize) >> 51) as usize
+    (u64_at(tables().info, rank as usize) >> 51) as usize
 }
 
 /// The longest token that is a prefix of `text` and its length; `None` only for empty text
@@ -159,11 +253,12 @@ pub(super) fn token_len(rank: u32) -> usize {
 #[inline]
 pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
     let mut slot = 0usize;
-    let mut node = u64_at(TRIE, 0);
+    let trie = tables().trie;
+    let mut node = u64_at(trie, 0);
     let mut best = None;
     for (i, &b) in text.iter().enumerate() {
         let child = (node & TRIE_MASK) as usize + b as usize;
-        let next = u64_at(TRIE, child);
+        let next = u64_at(trie, child);
         if (next >> 20) & TRIE_MASK != slot as u64 {
             break;
         }
@@ -182,7 +277,7 @@ pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
 #[inline(always)]
 pub(super) fn reach_at(text: &[u8], i: usize) -> usize {
     match text.get(i + 1) {
-        Some(&b1) => usize::from(PAIR_REACH[(text[i] as usize) << 8 | b1 as usize]).max(1),
+        Some(&b1) => usize::from(tables().pair_reach[(text[i] as usize) << 8 | b1 as usize]).max(1),
         None => 1,
     }
 }
@@ -190,14 +285,14 @@ pub(super) fn reach_at(text: &[u8], i: usize) -> usize {
 /// The longest token that is a proper prefix of token `rank`.
 #[inline]
 pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
-    let p = (u64_at(INFO, rank as usize) >> 34) as u32 & 0x1_FFFF;
+    let p = (u64_at(tables().info, rank as usize) >> 34) as u32 & 0x1_FFFF;
     (p != 0x1_FFFF).then_some(p)
 }
 
 /// The two tokens BPE merges into `rank`, or `(rank, rank)` for a token it never builds.
 #[inline(always)]
 pub(super) fn split(rank: u32) -> (u32, u32) {
-    let info = u64_at(INFO, rank as usize);
+    let info = u64_at(tables().info, rank as usize);
     (info as u32 & 0x1_FFFF, (info >> 17) as u32 & 0x1_FFFF)
 }
 
@@ -208,12 +303,18 @@ pub(super) fn merged(left: u32, right: u32) -> Option<u32> {
     // Two bits of one word (`build.rs`): ~3% of the pairs that are not merges get past it.
     let h = key.wrapping_mul(0xD6E8_FEB8_6659_FD93);
     let bits = 1 << (h >> 32 & 63) | 1 << (h >> 38 & 63);
-    if u64_at(PAIR_FILTER, (h >> (64 - (PAIR_FILTER_BITS - 6))) as usize) & bits != bits {
+    if u64_at(
+        tables().pair_filter,
+        (h >> (64 - (PAIR_FILTER_BITS - 6))) as usize,
+    ) & bits
+        != bits
+    {
         return None;
     }
+    let pairs = tables().pairs;
     let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize;
     loop {
-        let entry = u64_at(PAIRS, slot);
+        let entry = u64_at(pairs, slot);
         if entry == u64::MAX {
             return None;
         }
@@ -231,6 +332,9 @@ pub(super) const NUMBER: u8 = 2;
 pub(super) const SPACE: u8 = 3;
 
 /// The class of code point `cp` (`\p{L}`, `\p{N}`, `\s` or none of them).
+///
+/// Read from the embedded table: 44 KB that stays in cache, asked about for every character
+/// beyond ASCII, where the check for the copy would cost more than it saves.
 #[inline]
 pub(super) fn class(cp: u32) -> u8 {
     let block = (cp >> 7) as usize;
@@ -238,19 +342,34 @@ pub(super) fn class(cp: u32) -> u8 {
         return OTHER;
     }
     let index = u16::from_le_bytes(
-        CLASS[block * 2..block * 2 + 2]
+        EMBEDDED.class[block * 2..block * 2 + 2]
             .try_into()
             .unwrap_or_default(),
     ) as usize;
-    CLASS[CLASS_INDEX_LEN * 2 + index * 128 + (cp & 127) as usize]
+    EMBEDDED.class[CLASS_INDEX_LEN * 2 + index * 128 + (cp & 127) as usize]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The copy [`touch`] makes is the embedded tables, byte for byte.
+    #[test]
+    fn the_copy_in_use_is_the_tables() {
+        touch();
+        for (copy, embedded) in tables().parts().iter().zip(EMBEDDED.parts()) {
+            assert_eq!(*copy, embedded);
+        }
+        #[cfg(target_os = "linux")]
+        assert!(
+            !std::ptr::eq(tables().trie, EMBEDDED.trie),
+            "the tables are read through a copy"
+        );
+    }
+
     #[test]
     fn trie_and_tables_agree() {
+        touch();
         for rank in 0..ORDINARY {
             let bytes = token_bytes(rank);
             assert_eq!(
