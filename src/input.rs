@@ -116,15 +116,10 @@ impl<'a> InputReader<'_, 'a> {
     }
 
     fn array(&mut self) -> Result<InputValue<'a>, Syntax> {
-        self.r.eat(b'[')?;
-        self.r.enter()?;
-        self.r.skip_ws();
+        if self.r.open_container(b'[', b']')? {
+            return Ok(InputValue::Invalid(InputShape::EmptyArray { index: 0 }));
+        }
         let form = match self.r.peek() {
-            Some(b']') => {
-                self.r.pos += 1;
-                self.r.depth -= 1;
-                return Ok(InputValue::Invalid(InputShape::EmptyArray { index: 0 }));
-            }
             Some(b'"') => Some(InputForm::Texts),
             Some(b'-' | b'0'..=b'9') => Some(InputForm::TokenArray),
             Some(b'[') => Some(InputForm::TokenArrays),
@@ -204,12 +199,7 @@ impl<'a> InputReader<'_, 'a> {
     /// Reads one array of token ids (input `index` of an array of token arrays). Stores
     /// at most one id past the per-input limit.
     fn token_array(&mut self, index: usize) -> Result<Result<Vec<u32>, InputShape>, Syntax> {
-        self.r.eat(b'[')?;
-        self.r.enter()?;
-        self.r.skip_ws();
-        if self.r.peek() == Some(b']') {
-            self.r.pos += 1;
-            self.r.depth -= 1;
+        if self.r.open_container(b'[', b']')? {
             return Ok(Err(InputShape::EmptyArray { index }));
         }
         let mut ids = std::mem::take(&mut self.scratch);

@@ -96,18 +96,27 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Opens a container: eats `open` (a bracket or brace), counts the depth, and says
+    /// whether the container is empty (then it is already closed again).
+    pub(crate) fn open_container(&mut self, open: u8, close: u8) -> Result<bool, Syntax> {
+        self.eat(open)?;
+        self.enter()?;
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Reads `{ "key": value, ... }`, handing each key and the offset where it starts to
     /// `member`, which must consume the value. The parser sits on the opening brace.
     pub(crate) fn parse_object_members(
         &mut self,
         mut member: impl FnMut(&mut Self, usize, Cow<'a, str>) -> Result<(), Syntax>,
     ) -> Result<(), Syntax> {
-        self.eat(b'{')?;
-        self.enter()?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.depth -= 1;
+        if self.open_container(b'{', b'}')? {
             return Ok(());
         }
         loop {
@@ -183,15 +192,9 @@ impl<'a> Reader<'a> {
                 Some(b't') => self.literal(b"true")?,
                 Some(b'f') => self.literal(b"false")?,
                 Some(open @ (b'[' | b'{')) => {
-                    self.pos += 1;
-                    self.enter()?;
-                    self.skip_ws();
                     let is_object = open == b'{';
                     let close = if is_object { b'}' } else { b']' };
-                    if self.peek() == Some(close) {
-                        self.pos += 1;
-                        self.depth -= 1;
-                    } else {
+                    if !self.open_container(open, close)? {
                         stack.push(is_object);
                         if is_object {
                             self.object_key()?;

@@ -294,6 +294,7 @@ mod request;
 mod response;
 mod tokenizer;
 mod tokens;
+mod upstream;
 mod usage;
 mod vector;
 

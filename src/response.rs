@@ -1,14 +1,10 @@
 //! Usage and response bodies: writing them, reading an upstream's, transcoding and merging.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
-use std::marker::PhantomData;
-
-use serde::de::{Error as _, Unexpected};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use std::fmt::Write as _;
 
 use crate::request::EncodingFormat;
+use crate::upstream::{self, UpstreamBody, UpstreamItem, UpstreamUsage};
 use crate::usage::Usage;
 use crate::vector::{
     VectorError, base64_len, decode_base64_into, decode_float_array_into, encode_base64_into,
@@ -451,7 +447,11 @@ pub struct Embeddings {
 /// );
 /// ```
 pub fn decode_response(body: &[u8]) -> Result<Embeddings, ResponseError> {
-    let parsed = parse_body(0, body)?;
+    quick_then_exact(|reading| decode_read(body, reading))
+}
+
+fn decode_read(body: &[u8], reading: Reading) -> Result<Embeddings, ResponseError> {
+    let parsed = reading.body(0, body)?;
     let items = ordered_items(0, parsed.data, None)?;
     let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(items.len());
     for (index, raw) in items.into_iter().enumerate() {
@@ -595,7 +595,10 @@ pub fn merge_responses_into(
     out: &mut String,
 ) -> Result<Usage, ResponseError> {
     let start = out.len();
-    let result = write_merged(parts, target, out);
+    let result = quick_then_exact(|reading| {
+        out.truncate(start);
+        write_merged(parts, target, out, reading)
+    });
     if result.is_err() {
         out.truncate(start);
     }
@@ -606,6 +609,7 @@ fn write_merged(
     parts: &[UpstreamPart<'_>],
     target: &ResponseTarget<'_>,
     out: &mut String,
+    reading: Reading,
 ) -> Result<Usage, ResponseError> {
     let inputs = target.inputs();
     if inputs == 0 {
@@ -634,7 +638,7 @@ fn write_merged(
     let mut usage = Usage::default();
     for (part, p) in parts.iter().enumerate() {
         let end = parts.get(part + 1).map_or(inputs, |next| next.start);
-        let parsed = parse_body(part, p.body)?;
+        let parsed = reading.body(part, p.body)?;
         let items = ordered_items(part, parsed.data, Some(end - p.start))?;
         let counted = || Usage::from_counts(&target.token_counts()[p.start..end]);
         let part_usage = match target.usage_source {
@@ -793,94 +797,38 @@ impl<'t, 'a, 'o> DataWriter<'t, 'a, 'o> {
     }
 }
 
-/// An upstream's body, with each embedding left as its JSON text until it is needed.
-#[derive(Deserialize)]
-#[serde(expecting = "an embeddings response object")]
-struct UpstreamBody<'a> {
-    #[allow(dead_code, reason = "checked while deserializing")]
-    object: Tag<List>,
-    #[serde(borrow)]
-    data: Vec<UpstreamItem<'a>>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    usage: Option<UpstreamUsage>,
+/// How upstream bodies are read: quickly, or by serde_json, whose errors say what is wrong
+/// and where.
+#[derive(Clone, Copy)]
+enum Reading {
+    Quick,
+    Exact,
 }
 
-#[derive(Deserialize)]
-#[serde(expecting = "an embedding item object")]
-struct UpstreamItem<'a> {
-    #[serde(default)]
-    #[allow(dead_code, reason = "checked while deserializing")]
-    object: Option<Tag<Embedding>>,
-    index: usize,
-    #[serde(borrow)]
-    embedding: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-#[serde(expecting = "a usage object")]
-struct UpstreamUsage {
-    #[serde(default)]
-    prompt_tokens: Option<usize>,
-    #[serde(default)]
-    total_tokens: Option<usize>,
-}
-
-impl UpstreamUsage {
-    /// The usage, unless it is missing or zero; a missing `total_tokens` is `prompt_tokens`.
-    fn known(self) -> Option<Usage> {
-        let prompt_tokens = self.prompt_tokens.filter(|&n| n > 0)?;
-        let total_tokens = self
-            .total_tokens
-            .filter(|&n| n > 0)
-            .unwrap_or(prompt_tokens);
-        Some(Usage {
-            prompt_tokens,
-            total_tokens,
-        })
-    }
-}
-
-/// A member whose value must be one fixed string.
-struct Tag<T>(PhantomData<T>);
-
-trait TagValue {
-    const VALUE: &'static str;
-}
-
-struct List;
-impl TagValue for List {
-    const VALUE: &'static str = "list";
-}
-
-struct Embedding;
-impl TagValue for Embedding {
-    const VALUE: &'static str = "embedding";
-}
-
-impl<'de, T: TagValue> Deserialize<'de> for Tag<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Cow::<'de, str>::deserialize(deserializer)?;
-        if value != T::VALUE {
-            return Err(D::Error::invalid_value(
-                Unexpected::Str(&value),
-                &QuotedTag(T::VALUE),
-            ));
+impl Reading {
+    fn body(self, part: usize, body: &[u8]) -> Result<UpstreamBody<'_>, ResponseError> {
+        match self {
+            // Never shown: any failure of a quick reading is read again exactly.
+            Reading::Quick => upstream::read_quick(body).ok_or(ResponseError::InvalidBody {
+                part,
+                reason: String::from("not read quickly"),
+                line: 0,
+                column: 0,
+            }),
+            Reading::Exact => {
+                upstream::read(body).map_err(|err| ResponseError::invalid_body(part, &err))
+            }
         }
-        Ok(Tag(PhantomData))
     }
 }
 
-struct QuotedTag(&'static str);
-impl serde::de::Expected for QuotedTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.0)
-    }
-}
-
-fn parse_body(part: usize, body: &[u8]) -> Result<UpstreamBody<'_>, ResponseError> {
-    serde_json::from_slice(body).map_err(|err| ResponseError::invalid_body(part, &err))
+/// `f` with quick reading; if that fails anywhere, again with exact reading, so that every
+/// error is the one serde_json's reading leads to (an invalid array the quick reader let
+/// through fails the float parser, and only the exact reading knows it is invalid JSON).
+fn quick_then_exact<R>(
+    mut f: impl FnMut(Reading) -> Result<R, ResponseError>,
+) -> Result<R, ResponseError> {
+    f(Reading::Quick).or_else(|_| f(Reading::Exact))
 }
 
 /// The items' embeddings in index order, checking that the indices are `0..inputs` (or
@@ -889,7 +837,7 @@ fn ordered_items<'a>(
     part: usize,
     mut data: Vec<UpstreamItem<'a>>,
     inputs: Option<usize>,
-) -> Result<Vec<&'a RawValue>, ResponseError> {
+) -> Result<Vec<&'a str>, ResponseError> {
     // Without a target, the items say how many inputs there were; never fewer than one.
     let inputs = inputs.unwrap_or(data.len().max(1));
     data.sort_unstable_by_key(|item| item.index);
@@ -922,8 +870,7 @@ fn ordered_items<'a>(
 }
 
 /// Decodes an `embedding`, a JSON array of numbers or a base64 string, appending to `out`.
-fn read_embedding(raw: &RawValue, out: &mut Vec<f32>) -> Result<(), VectorError> {
-    let text = raw.get();
+fn read_embedding(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> {
     match text.as_bytes().first() {
         Some(b'[') => decode_float_array_into(text, out),
         Some(b'"') => {
@@ -938,5 +885,105 @@ fn read_embedding(raw: &RawValue, out: &mut Vec<f32>) -> Result<(), VectorError>
             }
         }
         _ => Err(VectorError::NotAVector),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::encode_base64;
+
+    /// Upstream bodies of every shape the quick reader answers for or gives up on: members
+    /// in any order, white space, ignored members holding containers and escapes, `null`s,
+    /// both encodings, an escaped key.
+    fn seeds() -> Vec<String> {
+        let b64 = encode_base64(&[1.0, -2.0, 0.5, 3.0]);
+        vec![
+            format!(
+                r#"{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":[0.5,-1e-3,0,2E+2]}},{{"index":1,"embedding":"{b64}","extra":{{"a":[1,{{"b":null}}]}}}}],"model":"m","usage":{{"prompt_tokens":3,"total_tokens":3}}}}"#
+            ),
+            r#" { "data" : [ { "embedding" : [ 1 , -0.0 ] , "index" : 0 } ] , "object" : "list" , "model" : null , "usage" : null , "x" : "\u00e9\"" } "#.to_owned(),
+            r#"{"object":"list","data":[{"index":0,"embedding":"\u0041ACAPwAAAMA="}],"usage":{"prompt_tokens":2}}"#.to_owned(),
+            r#"{"object":"list","d\u0061ta":[{"index":0,"embedding":[1.25]}]}"#.to_owned(),
+        ]
+    }
+
+    /// Each byte deleted, replaced or preceded by one of the bytes JSON turns on.
+    fn mutations(seed: &[u8]) -> Vec<Vec<u8>> {
+        let alphabet = b"\"[]{},:01.e-+ \\a\x01\xff";
+        let mut out = Vec::new();
+        for i in 0..seed.len() {
+            let mut deleted = seed.to_vec();
+            deleted.remove(i);
+            out.push(deleted);
+            for &b in alphabet {
+                let mut replaced = seed.to_vec();
+                replaced[i] = b;
+                out.push(replaced);
+                let mut inserted = seed.to_vec();
+                inserted.insert(i, b);
+                out.push(inserted);
+            }
+        }
+        out
+    }
+
+    /// The body merged as the only part of a response to `inputs` inputs of `dims` values.
+    fn merged(
+        body: &[u8],
+        reading: Reading,
+        (inputs, dims): (usize, usize),
+        format: EncodingFormat,
+    ) -> Result<String, String> {
+        let counts = vec![3; inputs];
+        let target = ResponseTarget::new("m", dims, &counts).with_encoding_format(format);
+        let mut out = String::new();
+        write_merged(&[UpstreamPart::new(0, body)], &target, &mut out, reading)
+            .map(|_| out)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_quick_reading_reads_what_serde_json_reads() {
+        let (mut quick_answers, mut quick_merges) = (0, 0);
+        for seed in seeds() {
+            let seed = seed.as_bytes();
+            assert_eq!(
+                upstream::read_quick(seed).is_some(),
+                !seed.starts_with(br#"{"object":"list","d\u"#),
+                "{}",
+                String::from_utf8_lossy(seed)
+            );
+            let shape = decode_read(seed, Reading::Exact)
+                .map(|read| (read.vectors.len(), read.vectors[0].len()))
+                .unwrap_or_default();
+            for body in std::iter::once(seed.to_vec()).chain(mutations(seed)) {
+                let exact = decode_read(&body, Reading::Exact);
+                if let Ok(quick) = decode_read(&body, Reading::Quick) {
+                    quick_answers += 1;
+                    assert_eq!(
+                        Ok(&quick),
+                        exact.as_ref(),
+                        "{}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                // What callers get is always the exact reading's answer, errors included.
+                assert_eq!(
+                    decode_response(&body).map_err(|e| e.to_string()),
+                    exact.map_err(|e| e.to_string())
+                );
+                for format in [EncodingFormat::Float, EncodingFormat::Base64] {
+                    let exact = merged(&body, Reading::Exact, shape, format);
+                    if let Ok(quick) = merged(&body, Reading::Quick, shape, format) {
+                        quick_merges += 1;
+                        assert_eq!(Ok(quick), exact, "{}", String::from_utf8_lossy(&body));
+                    }
+                }
+            }
+        }
+        // The quick reading is really taken, on the seeds and on harmless mutations.
+        assert!(quick_answers > 100, "{quick_answers}");
+        assert!(quick_merges > 100, "{quick_merges}");
     }
 }

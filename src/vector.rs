@@ -8,6 +8,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::json::Reader;
+
 /// Why a vector could not be encoded, decoded or shortened.
 ///
 /// Offsets are byte offsets into the base64 text; indices are positions in the vector.
@@ -283,8 +285,8 @@ pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), V
 /// rounded from the decimal, never double-rounded through f64), appending the values to
 /// `out`.
 ///
-/// `text` must already be valid JSON (serde_json checked it); this only checks that it is an
-/// array whose items are numbers in float32 range. On error `out` is left as it was.
+/// Strict: `text` must be a JSON array of numbers, each in float32 range, else an error
+/// (the quick upstream reader relies on it). On error `out` is left as it was.
 pub(crate) fn decode_float_array_into(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> {
     let start = out.len();
     let result = parse_float_array(text.trim_matches(is_json_space), out);
@@ -313,8 +315,6 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
     if i == bytes.len() {
         return Ok(());
     }
-    // In valid JSON an item that starts like a number is a number, and runs to the first
-    // byte that cannot be part of one; anything else (a string, null, an array) is not.
     for index in 0.. {
         let start = i;
         let value = match exact_f64(bytes, start) {
@@ -328,16 +328,13 @@ fn parse_float_array(text: &str, out: &mut Vec<f32>) -> Result<(), VectorError> 
                 }
             }
             None => {
-                while i < bytes.len()
-                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
-                }
-                let number = &inner[start..i];
-                if !number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                    return Err(VectorError::NotANumber { index });
-                }
-                parse_f32(number).ok_or(VectorError::NotANumber { index })?
+                // JSON's grammar, which Rust's parser (taking `1.`, `+1`, `inf`) is looser than.
+                let mut reader = Reader::at(bytes, start);
+                let number = reader
+                    .number()
+                    .map_err(|_| VectorError::NotANumber { index })?;
+                i = reader.pos;
+                parse_f32(number.text).ok_or(VectorError::NotANumber { index })?
             }
         };
         if value.is_infinite() {
@@ -394,11 +391,12 @@ fn exact_f64(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
     i += usize::from(negative);
     let (mut mantissa, mut digits, mut exponent) = (0u64, 0u32, 0i64);
     let run = digit_run(b, i, &mut mantissa);
-    digits += run as u32;
-    i += run;
-    if digits == 0 {
+    // No digits, or a leading zero (`01`, not JSON): the general path decides.
+    if run == 0 || (run > 1 && b[i] == b'0') {
         return None;
     }
+    digits += run as u32;
+    i += run;
     if b.get(i) == Some(&b'.') {
         i += 1;
         let before = digits;
@@ -525,7 +523,60 @@ pub fn shorten(vector: &mut Vec<f32>, dimensions: usize) -> Result<(), VectorErr
 
 #[cfg(test)]
 mod tests {
-    use super::digit_run;
+    use super::{VectorError, decode_float_array_into, digit_run};
+
+    /// The float parser is a JSON parser: what JSON's grammar refuses and Rust's number
+    /// parser would take is an error, named by its index; JSON numbers of every form are read.
+    #[test]
+    fn float_arrays_are_read_strictly() {
+        for (text, index) in [
+            ("[01]", 0),
+            ("[-01.5]", 0),
+            ("[0.5,00]", 1),
+            ("[1.]", 0),
+            ("[.5]", 0),
+            ("[+1]", 0),
+            ("[1e]", 0),
+            ("[1e+]", 0),
+            ("[-]", 0),
+            ("[inf]", 0),
+            ("[NaN]", 0),
+            ("[0x10]", 0),
+            ("[1,]", 1),
+            ("[,1]", 0),
+            ("[1 2]", 0),
+            ("[1,true]", 1),
+            ("[\"1\"]", 0),
+        ] {
+            let mut out = vec![7.0];
+            assert_eq!(
+                decode_float_array_into(text, &mut out),
+                Err(VectorError::NotANumber { index }),
+                "{text}"
+            );
+            assert_eq!(out, [7.0], "{text}: left as it was");
+        }
+        let mut out = Vec::new();
+        decode_float_array_into(
+            " [0, -0, 0.5, -1.25e-3, 1E2, 2e+1, 1234567890123456789012, 1e-40] ",
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                0.0,
+                -0.0,
+                0.5,
+                -1.25e-3,
+                100.0,
+                20.0,
+                1_234_567_890_123_456_789_012.0,
+                1e-40
+            ]
+        );
+        assert!(out[1].is_sign_negative());
+    }
 
     /// Eight digits at a time reads what one at a time does: every run length up to 24,
     /// followed by every byte (the ones beside `0` and `9` in ASCII among them).
