@@ -240,8 +240,9 @@ pub fn encode_float_array(values: &[f32]) -> Result<String, VectorError> {
 /// assert_eq!(out, r#"{"embedding":[0.25,3.0]"#);
 /// ```
 pub fn encode_float_array_into(values: &[f32], out: &mut String) -> Result<(), VectorError> {
-    // Typical unit-vector values print as 10-12 characters, plus the comma.
-    out.reserve(values.len().saturating_mul(12).saturating_add(2));
+    // No float32 prints longer than 15 characters (`-1.00000005e-38`), plus the comma: room
+    // for the longest, so the text is never copied to grow (unit-vector values take 12-14).
+    out.reserve(values.len().saturating_mul(16).saturating_add(2));
     // One branch-free pass (it vectorizes) before looking for which value it was.
     let exponent = |v: &f32| v.to_bits() & 0x7F80_0000;
     let any_non_finite = values

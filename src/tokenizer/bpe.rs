@@ -7,10 +7,7 @@
 //! shorter prefix token, and when none fits it backtracks one token and marks that position as
 //! a dead end in a bit set, so that each position is given up at most once.
 
-use super::tables::{
-    load, longest_match, merged, reach_at, same_byte_end, shorter_prefix, split, token_len,
-    whole_token,
-};
+use super::tables::{Tables, load, same_byte_end, tables};
 
 /// Runs `f` with a stack of token lengths of at least `len` entries and a dead-end bit set
 /// of at least `len + 1` bits, all set: on the stack for pieces of up to 512 bytes (a long
@@ -28,11 +25,11 @@ fn with_buffers<R>(len: usize, f: impl FnOnce(&mut [u8], &mut [u64]) -> R) -> R 
 }
 
 /// Whether BPE, encoding the bytes of `a` followed by those of `b`, ends with exactly `a`, `b`.
-fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
+fn is_valid_pair(t: &Tables, mut a: u32, mut b: u32) -> bool {
     // The highest rank that may still merge across the boundary.
     let mut limit = u32::MAX;
     loop {
-        if let Some(c) = merged(a, b) {
+        if let Some(c) = t.merged(a, b) {
             if c < limit {
                 return false;
             }
@@ -40,20 +37,20 @@ fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
         // Undo the later of the two merges that made `a` and `b`.
         if a > b {
             limit = a;
-            a = split(a).1;
+            a = t.split(a).1;
             if a == limit {
                 limit = b + 1;
-                b = split(b).0;
+                b = t.split(b).0;
                 if b + 1 == limit {
                     return true;
                 }
             }
         } else {
             limit = b + 1;
-            b = split(b).0;
+            b = t.split(b).0;
             if b + 1 == limit {
                 limit = a;
-                a = split(a).1;
+                a = t.split(a).1;
                 if a == limit {
                     return true;
                 }
@@ -68,7 +65,7 @@ fn is_valid_pair(mut a: u32, mut b: u32) -> bool {
 ///
 /// Long pieces ask about the same few pairs over and over (a run of tabs asks about 20 x 20
 /// pairs, each a walk down both merge trees); this makes those asks a load.
-fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
+fn is_valid_cached(t: &Tables, cache: &mut [u64], a: u32, b: u32) -> bool {
     let key = (a as u64) << 17 | b as u64;
     let bits = cache.len().trailing_zeros();
     let slot =
@@ -77,7 +74,7 @@ fn is_valid_cached(cache: &mut [u64], a: u32, b: u32) -> bool {
     if entry >> 1 == key {
         return entry & 1 == 1;
     }
-    let valid = is_valid_pair(a, b);
+    let valid = is_valid_pair(t, a, b);
     cache[slot] = (key << 1 | valid as u64) + 1;
     valid
 }
@@ -110,6 +107,7 @@ fn with_cache<R>(mut f: impl FnMut(&mut [u64]) -> R) -> R {
 /// (at least `piece.len() / 64 + 1` words) all ones; returns the count. An empty `cache`:
 /// every pair is checked without one.
 fn backtrack(
+    t: &Tables,
     piece: &[u8],
     first: (u32, usize),
     lengths: &mut [u8],
@@ -139,9 +137,9 @@ fn backtrack(
             if dead[end / 64] >> (end % 64) & 1 == 1
                 && last.is_none_or(|l| {
                     if cache.is_empty() || usize::from(lengths[n - 1]) + len <= uncached {
-                        is_valid_pair(l, token)
+                        is_valid_pair(t, l, token)
                     } else {
-                        is_valid_cached(cache, l, token)
+                        is_valid_cached(t, cache, l, token)
                     }
                 })
             {
@@ -150,11 +148,11 @@ fn backtrack(
                 n += 1;
                 pos = end;
                 last = Some(token);
-                next = longest_match(&piece[end..]);
+                next = t.longest_match(&piece[end..]);
                 break;
-            } else if let Some(shorter) = shorter_prefix(token) {
+            } else if let Some(shorter) = t.shorter_prefix(token) {
                 token = shorter;
-                len = token_len(shorter);
+                len = t.token_len(shorter);
             } else {
                 // No token can follow `last` here: give this position up for good.
                 dead[pos / 64] &= !(1 << (pos % 64));
@@ -168,7 +166,7 @@ fn backtrack(
                             None => None,
                             Some(below) => match recent[below % RECENT] {
                                 (depth, id) if depth as usize == below => Some(id),
-                                _ => token_at(piece, pos - usize::from(lengths[below]), pos),
+                                _ => token_at(t, piece, pos - usize::from(lengths[below]), pos),
                             },
                         };
                     }
@@ -187,24 +185,25 @@ const RECENT: usize = 64;
 
 /// The token whose bytes are exactly `piece[start..end]`: down the chain of prefix tokens
 /// from the longest one there.
-fn token_at(piece: &[u8], start: usize, end: usize) -> Option<u32> {
-    let mut token = longest_match(&piece[start..])?.0;
-    while token_len(token) > end - start {
-        token = shorter_prefix(token)?;
+fn token_at(t: &Tables, piece: &[u8], start: usize, end: usize) -> Option<u32> {
+    let mut token = t.longest_match(&piece[start..])?.0;
+    while t.token_len(token) > end - start {
+        token = t.shorter_prefix(token)?;
     }
-    (token_len(token) == end - start).then_some(token)
+    (t.token_len(token) == end - start).then_some(token)
 }
 
 /// Whether `piece` surely has more than `budget` tokens, decided in one cheap pass.
 ///
-/// No token starting at `i` is longer than [`reach_at`], so the fewest tokens that can cover
+/// No token starting at `i` is longer than [`Tables::reach_at`], so the fewest tokens that can cover
 /// the piece (a jump game, solved greedily) is a lower bound on its BPE count: when even that
 /// passes the budget, so does the count, and a long piece over the limit costs a table load
 /// per byte up to the point where the bound passes it instead of a full encoding.
 pub(super) fn surely_more_than(piece: &[u8], budget: usize) -> bool {
+    let t = tables();
     let (mut tokens, mut covered, mut farthest) = (0, 0, 0);
     for i in 0..piece.len() {
-        farthest = farthest.max(i + reach_at(piece, i));
+        farthest = farthest.max(i + t.reach_at(piece, i));
         if i == covered {
             // One more token is needed to go past `covered`.
             tokens += 1;
@@ -290,7 +289,7 @@ fn learn_run(b: u8) -> Option<Box<Run>> {
     let text = [b; RUN_TABLE];
     let mut counts = [0u16; RUN_TABLE + 1];
     for (len, count) in counts.iter_mut().enumerate().skip(1) {
-        *count = u16::try_from(count_long(&text[..len])).ok()?;
+        *count = u16::try_from(count_long(tables(), &text[..len])).ok()?;
     }
     let at = |len: usize| usize::from(counts[len]);
     // A longer run may have fewer tokens than a shorter one (600 `a` are fewer than 512), so
@@ -313,13 +312,14 @@ fn learn_run(b: u8) -> Option<Box<Run>> {
 /// The number of tokens of the piece `text[start..end]`.
 #[inline(always)]
 pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
-    if whole_token(text, start, end).is_some() {
+    let t = tables();
+    if t.whole_token(text, start, end).is_some() {
         return 1;
     }
     if end - start <= 32 {
-        return count_short(text, start, end);
+        return count_short(t, text, start, end);
     }
-    count_long(&text[start..end])
+    count_long(t, &text[start..end])
 }
 
 /// Counts of recent pieces of up to 32 bytes that are not one token, two-way set-associative:
@@ -338,7 +338,7 @@ thread_local! {
 }
 
 #[inline(never)]
-fn count_short(text: &[u8], start: usize, end: usize) -> usize {
+fn count_short(t: &Tables, text: &[u8], start: usize, end: usize) -> usize {
     let k = key32(text, start, end);
     let len = (end - start) as u64;
     // Two ways: a piece may sit in either entry of its pair, the newer one first.
@@ -359,7 +359,7 @@ fn count_short(text: &[u8], start: usize, end: usize) -> usize {
     if let Some(n) = cached {
         return n;
     }
-    let n = count_long(&text[start..end]);
+    let n = count_long(t, &text[start..end]);
     let _ = PIECES.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             c.0[pair + 1] = c.0[pair];
@@ -386,8 +386,8 @@ fn key32(text: &[u8], start: usize, end: usize) -> [u64; 4] {
 }
 
 #[inline(never)]
-fn count_long(piece: &[u8]) -> usize {
-    match longest_match(piece) {
+fn count_long(t: &Tables, piece: &[u8]) -> usize {
+    match t.longest_match(piece) {
         None => 0,
         Some((_, len)) if len == piece.len() => 1,
         // A short ASCII piece is a word or an identifier: its pairs come back mostly with the
@@ -396,31 +396,32 @@ fn count_long(piece: &[u8]) -> usize {
         // other pieces.
         Some(first) if piece.len() <= 32 && piece.is_ascii() => {
             with_buffers(piece.len(), |lengths, dead| {
-                backtrack(piece, first, lengths, dead, &mut [])
+                backtrack(t, piece, first, lengths, dead, &mut [])
             })
         }
         Some(first) => with_buffers(piece.len(), |lengths, dead| {
-            with_cache(|c| backtrack(piece, first, lengths, dead, c))
+            with_cache(|c| backtrack(t, piece, first, lengths, dead, c))
         }),
     }
 }
 
 /// Appends the tokens of the piece `text[start..end]` to `out`.
 pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<u32>) {
-    if let Some(t) = whole_token(text, start, end) {
-        out.push(t);
+    let t = tables();
+    if let Some(token) = t.whole_token(text, start, end) {
+        out.push(token);
         return;
     }
     let piece = &text[start..end];
-    match longest_match(piece) {
+    match t.longest_match(piece) {
         None => {}
-        Some((t, len)) if len == piece.len() => out.push(t),
+        Some((token, len)) if len == piece.len() => out.push(token),
         Some(first) => with_buffers(piece.len(), |lengths, dead| {
-            let n = with_cache(|c| backtrack(piece, first, lengths, dead, c));
+            let n = with_cache(|c| backtrack(t, piece, first, lengths, dead, c));
             let mut start = 0;
             for &len in &lengths[..n] {
                 let end = start + usize::from(len);
-                out.extend(token_at(piece, start, end));
+                out.extend(token_at(t, piece, start, end));
                 start = end;
             }
         }),

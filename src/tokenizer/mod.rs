@@ -159,7 +159,7 @@ impl Cl100k {
     /// ```
     pub fn token_bytes(&self, id: u32) -> Option<&'static [u8]> {
         if id <= LAST_ORDINARY_ID {
-            Some(tables::token_bytes(id))
+            Some(tables::tables().token_bytes(id))
         } else {
             SPECIALS
                 .iter()

@@ -15,7 +15,7 @@ macro_rules! embedded {
 
 /// The tables, each at its length (so that a masked index needs no bounds check).
 #[derive(Clone, Copy)]
-struct Tables {
+pub(super) struct Tables {
     tokens: &'static [u8; embedded!("tokens").len()],
     offsets: &'static [u8; embedded!("offsets").len()],
     trie: &'static [u8; embedded!("trie").len()],
@@ -60,10 +60,13 @@ static EMBEDDED: Tables = Tables {
 };
 
 /// The tables counting reads: the copy [`touch`] made on huge pages, else the embedded ones.
+///
+/// Behind an atomic check: callers fetch them once per piece ([`tables`]) and pass them
+/// down, which keeps the check out of the encoder's loops (7% of its instructions).
 static IN_USE: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
 
 #[inline(always)]
-fn tables() -> &'static Tables {
+pub(super) fn tables() -> &'static Tables {
     IN_USE.get().unwrap_or(&EMBEDDED)
 }
 
@@ -189,139 +192,141 @@ pub(super) fn same_byte_end(text: &[u8], from: usize, b: u8) -> usize {
     end
 }
 
-/// The token whose bytes are exactly `text[start..end]`, for pieces of up to 16 bytes
-/// (`None` for longer ones: ask [`longest_match`]).
-#[inline(always)]
-pub(super) fn whole_token(text: &[u8], start: usize, end: usize) -> Option<u32> {
-    let len = end - start;
-    if len <= 8 {
-        let key = load(text, start, len);
-        let mut slot = ((key ^ (len as u64) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            >> (64 - SHORT_BITS)) as usize;
-        loop {
-            let short = tables().short;
-            let value = u64_at(short, slot * 2 + 1);
-            if value == 0 {
-                return None;
+impl Tables {
+    /// The token whose bytes are exactly `text[start..end]`, for pieces of up to 16 bytes
+    /// (`None` for longer ones: ask [`longest_match`]).
+    #[inline(always)]
+    pub(super) fn whole_token(&self, text: &[u8], start: usize, end: usize) -> Option<u32> {
+        let len = end - start;
+        if len <= 8 {
+            let key = load(text, start, len);
+            let mut slot = ((key ^ (len as u64) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                >> (64 - SHORT_BITS)) as usize;
+            loop {
+                let short = self.short;
+                let value = u64_at(short, slot * 2 + 1);
+                if value == 0 {
+                    return None;
+                }
+                if u64_at(short, slot * 2) == key && (value >> 32) as usize == len {
+                    return Some(value as u32 - 1);
+                }
+                slot = (slot + 1) & ((1 << SHORT_BITS) - 1);
             }
-            if u64_at(short, slot * 2) == key && (value >> 32) as usize == len {
-                return Some(value as u32 - 1);
+        } else if len <= 16 {
+            let k0 = load(text, start, 8);
+            let k1 = load(text, start + 8, len - 8);
+            let h = k0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (k1 ^ (len as u64) << 56).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            let mut slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEDIUM_BITS)) as usize;
+            loop {
+                let medium = self.medium;
+                let value = u64_at(medium, slot * 3 + 2);
+                if value == 0 {
+                    return None;
+                }
+                if u64_at(medium, slot * 3) == k0
+                    && u64_at(medium, slot * 3 + 1) == k1
+                    && (value >> 32) as usize == len
+                {
+                    return Some(value as u32 - 1);
+                }
+                slot = (slot + 1) & ((1 << MEDIUM_BITS) - 1);
             }
-            slot = (slot + 1) & ((1 << SHORT_BITS) - 1);
-        }
-    } else if len <= 16 {
-        let k0 = load(text, start, 8);
-        let k1 = load(text, start + 8, len - 8);
-        let h = k0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ (k1 ^ (len as u64) << 56).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        let mut slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEDIUM_BITS)) as usize;
-        loop {
-            let medium = tables().medium;
-            let value = u64_at(medium, slot * 3 + 2);
-            if value == 0 {
-                return None;
-            }
-            if u64_at(medium, slot * 3) == k0
-                && u64_at(medium, slot * 3 + 1) == k1
-                && (value >> 32) as usize == len
-            {
-                return Some(value as u32 - 1);
-            }
-            slot = (slot + 1) & ((1 << MEDIUM_BITS) - 1);
-        }
-    } else {
-        None
-    }
-}
-
-/// The bytes of ordinary token `rank` (`rank < ORDINARY`).
-#[inline]
-pub(super) fn token_bytes(rank: u32) -> &'static [u8] {
-    let r = rank as usize;
-    let t = tables();
-    &t.tokens[u32_at(t.offsets, r) as usize..u32_at(t.offsets, r + 1) as usize]
-}
-
-/// The length in bytes of ordinary token `rank`.
-#[inline(always)]
-pub(super) fn token_len(rank: u32) -> usize {
-    (u64_at(tables().info, rank as usize) >> 51) as usize
-}
-
-/// The longest token that is a prefix of `text` and its length; `None` only for empty text
-/// (every single byte is a token).
-#[inline]
-pub(super) fn longest_match(text: &[u8]) -> Option<(u32, usize)> {
-    let mut slot = 0usize;
-    let trie = tables().trie;
-    let mut node = u64_at(trie, 0);
-    let mut best = None;
-    for (i, &b) in text.iter().enumerate() {
-        let child = (node & TRIE_MASK) as usize + b as usize;
-        let next = u64_at(trie, child);
-        if (next >> 20) & TRIE_MASK != slot as u64 {
-            break;
-        }
-        slot = child;
-        node = next;
-        let rank = node >> 40;
-        if rank != 0 {
-            best = Some((rank as u32 - 1, i + 1));
+        } else {
+            None
         }
     }
-    best
-}
 
-/// An upper bound on the length of any token that starts at `text[i]` (`i < text.len()`),
-/// from its first two bytes alone.
-#[inline(always)]
-pub(super) fn reach_at(text: &[u8], i: usize) -> usize {
-    match text.get(i + 1) {
-        Some(&b1) => usize::from(tables().pair_reach[(text[i] as usize) << 8 | b1 as usize]).max(1),
-        None => 1,
+    /// The bytes of ordinary token `rank` (`rank < ORDINARY`).
+    #[inline]
+    pub(super) fn token_bytes(&self, rank: u32) -> &'static [u8] {
+        let r = rank as usize;
+        let tokens: &'static [u8] = self.tokens;
+        &tokens[u32_at(self.offsets, r) as usize..u32_at(self.offsets, r + 1) as usize]
     }
-}
 
-/// The longest token that is a proper prefix of token `rank`.
-#[inline]
-pub(super) fn shorter_prefix(rank: u32) -> Option<u32> {
-    let p = (u64_at(tables().info, rank as usize) >> 34) as u32 & 0x1_FFFF;
-    (p != 0x1_FFFF).then_some(p)
-}
-
-/// The two tokens BPE merges into `rank`, or `(rank, rank)` for a token it never builds.
-#[inline(always)]
-pub(super) fn split(rank: u32) -> (u32, u32) {
-    let info = u64_at(tables().info, rank as usize);
-    (info as u32 & 0x1_FFFF, (info >> 17) as u32 & 0x1_FFFF)
-}
-
-/// The token BPE builds by merging `left` and `right`, if any.
-#[inline]
-pub(super) fn merged(left: u32, right: u32) -> Option<u32> {
-    let key = (left as u64) << 17 | right as u64;
-    // Two bits of one word (`build.rs`): ~3% of the pairs that are not merges get past it.
-    let h = key.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    let bits = 1 << (h >> 32 & 63) | 1 << (h >> 38 & 63);
-    if u64_at(
-        tables().pair_filter,
-        (h >> (64 - (PAIR_FILTER_BITS - 6))) as usize,
-    ) & bits
-        != bits
-    {
-        return None;
+    /// The length in bytes of ordinary token `rank`.
+    #[inline(always)]
+    pub(super) fn token_len(&self, rank: u32) -> usize {
+        (u64_at(self.info, rank as usize) >> 51) as usize
     }
-    let pairs = tables().pairs;
-    let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize;
-    loop {
-        let entry = u64_at(pairs, slot);
-        if entry == u64::MAX {
+
+    /// The longest token that is a prefix of `text` and its length; `None` only for empty text
+    /// (every single byte is a token).
+    #[inline]
+    pub(super) fn longest_match(&self, text: &[u8]) -> Option<(u32, usize)> {
+        let mut slot = 0usize;
+        let trie = self.trie;
+        let mut node = u64_at(trie, 0);
+        let mut best = None;
+        for (i, &b) in text.iter().enumerate() {
+            let child = (node & TRIE_MASK) as usize + b as usize;
+            let next = u64_at(trie, child);
+            if (next >> 20) & TRIE_MASK != slot as u64 {
+                break;
+            }
+            slot = child;
+            node = next;
+            let rank = node >> 40;
+            if rank != 0 {
+                best = Some((rank as u32 - 1, i + 1));
+            }
+        }
+        best
+    }
+
+    /// An upper bound on the length of any token that starts at `text[i]` (`i < text.len()`),
+    /// from its first two bytes alone.
+    #[inline(always)]
+    pub(super) fn reach_at(&self, text: &[u8], i: usize) -> usize {
+        match text.get(i + 1) {
+            Some(&b1) => usize::from(self.pair_reach[(text[i] as usize) << 8 | b1 as usize]).max(1),
+            None => 1,
+        }
+    }
+
+    /// The longest token that is a proper prefix of token `rank`.
+    #[inline]
+    pub(super) fn shorter_prefix(&self, rank: u32) -> Option<u32> {
+        let p = (u64_at(self.info, rank as usize) >> 34) as u32 & 0x1_FFFF;
+        (p != 0x1_FFFF).then_some(p)
+    }
+
+    /// The two tokens BPE merges into `rank`, or `(rank, rank)` for a token it never builds.
+    #[inline(always)]
+    pub(super) fn split(&self, rank: u32) -> (u32, u32) {
+        let info = u64_at(self.info, rank as usize);
+        (info as u32 & 0x1_FFFF, (info >> 17) as u32 & 0x1_FFFF)
+    }
+
+    /// The token BPE builds by merging `left` and `right`, if any.
+    #[inline]
+    pub(super) fn merged(&self, left: u32, right: u32) -> Option<u32> {
+        let key = (left as u64) << 17 | right as u64;
+        // Two bits of one word (`build.rs`): ~3% of the pairs that are not merges get past it.
+        let h = key.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let bits = 1 << (h >> 32 & 63) | 1 << (h >> 38 & 63);
+        if u64_at(
+            self.pair_filter,
+            (h >> (64 - (PAIR_FILTER_BITS - 6))) as usize,
+        ) & bits
+            != bits
+        {
             return None;
         }
-        if entry >> 17 == key {
-            return Some((entry & 0x1_FFFF) as u32);
+        let pairs = self.pairs;
+        let mut slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_BITS)) as usize;
+        loop {
+            let entry = u64_at(pairs, slot);
+            if entry == u64::MAX {
+                return None;
+            }
+            if entry >> 17 == key {
+                return Some((entry & 0x1_FFFF) as u32);
+            }
+            slot = (slot + 1) & ((1 << PAIR_BITS) - 1);
         }
-        slot = (slot + 1) & ((1 << PAIR_BITS) - 1);
     }
 }
 
@@ -370,24 +375,25 @@ mod tests {
     #[test]
     fn trie_and_tables_agree() {
         touch();
+        let t = tables();
         for rank in 0..ORDINARY {
-            let bytes = token_bytes(rank);
+            let bytes = t.token_bytes(rank);
             assert_eq!(
-                longest_match(bytes),
+                t.longest_match(bytes),
                 Some((rank, bytes.len())),
                 "rank {rank}"
             );
-            assert_eq!(token_len(rank), bytes.len());
+            assert_eq!(t.token_len(rank), bytes.len());
             if bytes.len() <= 16 {
-                assert_eq!(whole_token(bytes, 0, bytes.len()), Some(rank));
+                assert_eq!(t.whole_token(bytes, 0, bytes.len()), Some(rank));
                 let padded = [b"xx", bytes, b"\0\0"].concat();
-                assert_eq!(whole_token(&padded, 2, 2 + bytes.len()), Some(rank));
-                assert!(whole_token(&padded, 2, 4 + bytes.len()).is_none());
+                assert_eq!(t.whole_token(&padded, 2, 2 + bytes.len()), Some(rank));
+                assert!(t.whole_token(&padded, 2, 4 + bytes.len()).is_none());
             }
-            let (l, r) = split(rank);
+            let (l, r) = t.split(rank);
             if (l, r) != (rank, rank) {
-                assert_eq!([token_bytes(l), token_bytes(r)].concat(), bytes);
-                assert_eq!(merged(l, r), Some(rank));
+                assert_eq!([t.token_bytes(l), t.token_bytes(r)].concat(), bytes);
+                assert_eq!(t.merged(l, r), Some(rank));
             }
         }
     }
