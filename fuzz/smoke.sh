@@ -20,7 +20,7 @@ if [ "$#" -gt 0 ]; then
 else
     targets=(check_bytes check_structured count_vs_reference check_truncation)
     # The vector targets exist once the library has its vector module.
-    for t in vector_roundtrip vector_decode response_roundtrip; do
+    for t in vector_roundtrip vector_decode response_roundtrip upstream_readings; do
         [ -f "fuzz_targets/$t.rs" ] && targets+=("$t")
     done
 fi

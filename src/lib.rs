@@ -323,6 +323,9 @@ pub use response::{
     encode_response, encode_response_into, merge_responses, merge_responses_into,
     transcode_response,
 };
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use response::{decode_response_exact, transcode_response_exact};
 pub use tokenizer::{Cl100k, cl100k};
 pub use tokens::{Tokenizer, Vocabulary};
 pub use usage::Usage;

@@ -450,6 +450,31 @@ pub fn decode_response(body: &[u8]) -> Result<Embeddings, ResponseError> {
     quick_then_exact(|reading| decode_read(body, reading))
 }
 
+/// [`decode_response`] with serde_json's reading only, for the fuzz target that checks the
+/// quick reading changes nothing.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn decode_response_exact(body: &[u8]) -> Result<Embeddings, ResponseError> {
+    decode_read(body, Reading::Exact)
+}
+
+/// [`transcode_response`] with serde_json's reading only (see [`decode_response_exact`]).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn transcode_response_exact(
+    body: &[u8],
+    target: &ResponseTarget<'_>,
+) -> Result<String, ResponseError> {
+    let mut out = String::new();
+    write_merged(
+        &[UpstreamPart::new(0, body)],
+        target,
+        &mut out,
+        Reading::Exact,
+    )
+    .map(|_| out)
+}
+
 fn decode_read(body: &[u8], reading: Reading) -> Result<Embeddings, ResponseError> {
     let parsed = reading.body(0, body)?;
     let items = ordered_items(0, parsed.data, None)?;
