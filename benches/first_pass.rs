@@ -10,6 +10,9 @@
 //!   interleaved within each run so that the noise of a shared machine falls on all of them.
 //!   Every engine's token total must equal tiktoken-rs's. The same process then counts the
 //!   inputs five times more: the **warm** table, the median of those passes.
+//! - **held out**: the same first pass on the UDHR in 19 scripts the corpus lacks
+//!   (`python3 tests/udhr.py` fetches it into `target/udhr`; `first_pass.sh` does), text none
+//!   of the engines was tuned on.
 //! - **requests**: one body of ~2,000 distinct paragraphs (~1 MB) taken from every corpus file
 //!   in turn, checked by `Policy::check` and by serde_json + tiktoken-rs: once in a fresh
 //!   process (first pass) and then again in the same process (warm).
@@ -317,71 +320,13 @@ fn main() {
     let dir = work_dir();
     let exe = std::env::current_exe().unwrap();
     let py = python();
-    let script = manifest().join("benches/first_pass.py");
-    let vocab = tiktoken_vocab();
     let mut engines: Vec<&str> = RUST_ENGINES.to_vec();
     if py.is_some() {
         engines.extend(PYTHON_ENGINES);
     }
 
-    let oracle = tiktoken_rs::cl100k_base().unwrap();
-    let mut inputs_files = Vec::new();
-    for (name, text) in &files {
-        let inputs = cut(text, INPUT_BYTES);
-        let expected: usize = inputs.iter().map(|s| oracle.count_ordinary(s)).sum();
-        let path = dir.join(format!("{name}.json"));
-        let file = InputsFile {
-            warmup: warmup_text(),
-            inputs,
-        };
-        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
-        if let Some(py) = &py {
-            // gigatoken must give tiktoken's ids, input by input, before it is timed.
-            let status = Command::new(py)
-                .arg(&script)
-                .args(["verify", path.to_str().unwrap(), vocab.to_str().unwrap()])
-                .status()
-                .expect("python starts");
-            assert!(status.success(), "{name}: gigatoken differs from tiktoken");
-        }
-        inputs_files.push((name.clone(), path, expected, file.inputs.len()));
-    }
-
-    // (file, engine) -> MB/s of each run.
-    let mut speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    let mut warm_speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    for run in 0..runs {
-        for (name, path, expected, _) in &inputs_files {
-            // Rotate the order of engines from run to run.
-            let mut order = engines.clone();
-            let shift = run % order.len();
-            order.rotate_left(shift);
-            for engine in order {
-                let mut cmd = if RUST_ENGINES.contains(&engine) {
-                    let mut c = Command::new(&exe);
-                    c.env("EMBEDGUARD_FIRST_PASS", engine).arg(path);
-                    c
-                } else {
-                    let mut c = Command::new(py.as_ref().unwrap());
-                    c.arg(&script)
-                        .args([engine, path.to_str().unwrap(), vocab.to_str().unwrap()]);
-                    c
-                };
-                let v = spawn(&mut cmd);
-                assert_eq!(v[2] as usize, *expected, "{name}: {engine} miscounts");
-                let mbs = v[0] as f64 / v[1] as f64 * 1e3;
-                speeds
-                    .entry((name.clone(), engine.to_owned()))
-                    .or_default()
-                    .push(mbs);
-                warm_speeds
-                    .entry((name.clone(), engine.to_owned()))
-                    .or_default()
-                    .push(v[0] as f64 / v[3] as f64 * 1e3);
-            }
-        }
-    }
-
+    let inputs_files = prepare(&files, &dir, &py);
+    let (mut speeds, mut warm_speeds) = measure(&engines, &inputs_files, runs, &exe, &py);
     print_table(
         &format!(
             "First pass: each file cut into ~4 KB inputs, each counted once in a fresh process; \
@@ -400,6 +345,27 @@ fn main() {
         &inputs_files,
         &mut warm_speeds,
     );
+
+    // Held out: scripts the corpus lacks.
+    let held_out = held_out();
+    if held_out.is_empty() {
+        eprintln!(
+            "note: no UDHR texts in target/udhr (`bash benches/first_pass.sh` fetches them): \
+             no held-out table"
+        );
+    } else {
+        let held_out_files = prepare(&held_out, &dir, &py);
+        let (mut speeds, _) = measure(&engines, &held_out_files, runs, &exe, &py);
+        print_table(
+            &format!(
+                "Held out, first pass: the UDHR in scripts the corpus lacks (tests/udhr.py), \
+                 cut and counted as above; MB/s of thread CPU time, median of {runs} runs"
+            ),
+            &engines,
+            &held_out_files,
+            &mut speeds,
+        );
+    }
 
     // Requests.
     let body = request_body(&files);
@@ -444,6 +410,128 @@ fn main() {
             ours / naive
         );
     }
+}
+
+/// Cuts each text into ~4 KB inputs, writes them for the children (`<name>.json` in `dir`)
+/// with the reference total, and has gigatoken's ids checked against tiktoken's first.
+fn prepare(
+    files: &[(String, String)],
+    dir: &Path,
+    py: &Option<PathBuf>,
+) -> Vec<(String, PathBuf, usize, usize)> {
+    let script = manifest().join("benches/first_pass.py");
+    let vocab = tiktoken_vocab();
+    let oracle = tiktoken_rs::cl100k_base().unwrap();
+    let mut inputs_files = Vec::new();
+    for (name, text) in files {
+        let inputs = cut(text, INPUT_BYTES);
+        let expected: usize = inputs.iter().map(|s| oracle.count_ordinary(s)).sum();
+        let path = dir.join(format!("{name}.json"));
+        let file = InputsFile {
+            warmup: warmup_text(),
+            inputs,
+        };
+        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+        if let Some(py) = &py {
+            // gigatoken must give tiktoken's ids, input by input, before it is timed.
+            let status = Command::new(py)
+                .arg(&script)
+                .args(["verify", path.to_str().unwrap(), vocab.to_str().unwrap()])
+                .status()
+                .expect("python starts");
+            assert!(status.success(), "{name}: gigatoken differs from tiktoken");
+        }
+        inputs_files.push((name.clone(), path, expected, file.inputs.len()));
+    }
+    inputs_files
+}
+
+/// The UDHR translations in scripts the corpus lacks, one a script, from `target/udhr`
+/// (`python3 tests/udhr.py`); none when they are not there.
+fn held_out() -> Vec<(String, String)> {
+    let dir = manifest().join("target/udhr");
+    HELD_OUT
+        .iter()
+        .filter_map(|code| {
+            let text = std::fs::read_to_string(dir.join(format!("{code}.txt"))).ok()?;
+            let name = code.split('_').next().unwrap_or(code);
+            Some((format!("udhr-{name}"), text))
+        })
+        .collect()
+}
+
+/// Devanagari, Bengali, Tamil, Telugu, Sinhala, Thai, Lao, Khmer, Myanmar, Ethiopic,
+/// Georgian, Armenian, Hebrew, Arabic, Hangul, Greek, Cherokee, Yi, Vietnamese.
+const HELD_OUT: [&str; 19] = [
+    "hin",
+    "ben",
+    "tam",
+    "tel",
+    "sin",
+    "tha",
+    "lao",
+    "khm",
+    "mya",
+    "amh",
+    "kat",
+    "hye",
+    "heb",
+    "arb",
+    "kor",
+    "ell_monotonic",
+    "chr_cased",
+    "iii",
+    "vie",
+];
+
+/// MB/s of each fresh run, first pass and warm, by (file, engine).
+type Speeds = BTreeMap<(String, String), Vec<f64>>;
+
+/// Runs every engine on every inputs file `runs` times, a fresh process each, engines
+/// interleaved within a run; checks every total against tiktoken-rs's.
+fn measure(
+    engines: &[&str],
+    inputs_files: &[(String, PathBuf, usize, usize)],
+    runs: usize,
+    exe: &Path,
+    py: &Option<PathBuf>,
+) -> (Speeds, Speeds) {
+    let script = manifest().join("benches/first_pass.py");
+    let vocab = tiktoken_vocab();
+    let mut speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut warm_speeds: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for run in 0..runs {
+        for (name, path, expected, _) in inputs_files {
+            // Rotate the order of engines from run to run.
+            let mut order = engines.to_vec();
+            let shift = run % order.len();
+            order.rotate_left(shift);
+            for engine in order {
+                let mut cmd = if RUST_ENGINES.contains(&engine) {
+                    let mut c = Command::new(exe);
+                    c.env("EMBEDGUARD_FIRST_PASS", engine).arg(path);
+                    c
+                } else {
+                    let mut c = Command::new(py.as_ref().unwrap());
+                    c.arg(&script)
+                        .args([engine, path.to_str().unwrap(), vocab.to_str().unwrap()]);
+                    c
+                };
+                let v = spawn(&mut cmd);
+                assert_eq!(v[2] as usize, *expected, "{name}: {engine} miscounts");
+                let mbs = v[0] as f64 / v[1] as f64 * 1e3;
+                speeds
+                    .entry((name.clone(), engine.to_owned()))
+                    .or_default()
+                    .push(mbs);
+                warm_speeds
+                    .entry((name.clone(), engine.to_owned()))
+                    .or_default()
+                    .push(v[0] as f64 / v[3] as f64 * 1e3);
+            }
+        }
+    }
+    (speeds, warm_speeds)
 }
 
 /// Prints one table: a row per corpus file, a column per engine, and ours over the best peer.
