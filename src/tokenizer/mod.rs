@@ -8,9 +8,9 @@
 //!   that are not one token; a long run of one ASCII byte is counted from the period of its
 //!   runs instead, learned once per byte.
 //!
-//! Two thread-local caches (recent pair checks, 256 KiB; counts of recent short pieces that
-//! are not one token, 1.25 MiB: 1.5 MiB a thread in all) start zeroed and never allocate; they
-//! only skip repeated work.
+//! Thread-local caches (recent pair checks, 256 KiB; counts of recent pieces of up to 32 bytes
+//! that are not one token, 1.3 MiB: about 1.6 MiB a thread in all) start zeroed and never
+//! allocate; they only skip repeated work.
 //! The first [`cl100k`] call of a process copies the tables onto huge pages (Linux) and reads
 //! them through once.
 //! Counting allocates nothing unless a piece of more than 512 bytes is not one token.
