@@ -317,8 +317,8 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
         return 1;
     }
     match end - start {
-        ..=16 => count_short(t, text, start, end),
-        ..=32 => count_medium(t, text, start, end),
+        0..=16 => count_short(t, text, start, end),
+        17..=32 => count_medium(t, text, start, end),
         _ => count_long(t, &text[start..end]),
     }
 }
@@ -531,7 +531,7 @@ mod tests {
             let len = (x % 32 + 1) as usize;
             pieces.push(
                 (0..len)
-                    .map(|i| b"etaoinshrdlu_ "[(x >> (i * 2) % 60) as usize % 14])
+                    .map(|i| b"etaoinshrdlu_ "[(x >> ((i * 2) % 60)) as usize % 14])
                     .collect(),
             );
         }
