@@ -26,6 +26,9 @@ use support::corpus;
 #[path = "../tests/cpu_clock/mod.rs"]
 mod cpu_clock;
 use cpu_clock::thread_cpu_ns;
+#[path = "../tests/char_cut/mod.rs"]
+mod char_cut;
+use char_cut::cut;
 
 use std::collections::{BTreeMap, HashSet};
 use std::hint::black_box;
@@ -53,21 +56,6 @@ fn work_dir() -> PathBuf {
     let dir = manifest().join("target/first_pass");
     std::fs::create_dir_all(&dir).expect("target/first_pass can be created");
     dir
-}
-
-/// `text` cut into pieces of about `bytes` bytes, each cut on a character boundary.
-fn cut(text: &str, bytes: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + bytes).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        out.push(text[start..end].to_owned());
-        start = end;
-    }
-    out
 }
 
 /// ~2,000 distinct paragraphs of ~500 bytes, one from each corpus file in turn, as the
@@ -424,7 +412,10 @@ fn prepare(
     let oracle = tiktoken_rs::cl100k_base().unwrap();
     let mut inputs_files = Vec::new();
     for (name, text) in files {
-        let inputs = cut(text, INPUT_BYTES);
+        let inputs: Vec<String> = cut(text, INPUT_BYTES)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let expected: usize = inputs.iter().map(|s| oracle.count_ordinary(s)).sum();
         let path = dir.join(format!("{name}.json"));
         let file = InputsFile {

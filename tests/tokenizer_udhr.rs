@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use embedguard::cl100k;
 
+#[path = "char_cut/mod.rs"]
+mod char_cut;
+use char_cut::cut;
+
 fn texts() -> Vec<(String, String)> {
     let dir = std::env::var_os("EMBEDGUARD_UDHR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/udhr"),
@@ -36,21 +40,6 @@ fn texts() -> Vec<(String, String)> {
         dir.display()
     );
     texts
-}
-
-/// `text` cut into pieces of about `size` bytes on character boundaries.
-fn cut(text: &str, size: usize) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + size).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        pieces.push(&text[start..end]);
-        start = end;
-    }
-    pieces
 }
 
 #[test]
