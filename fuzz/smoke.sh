@@ -40,12 +40,37 @@ fi
 # One build for all targets (release with debug assertions, AddressSanitizer).
 cargo "${toolchain[@]}" fuzz build
 
+# Real text in some 500 languages seeds the tokenizer target: the first 2 KB of each UDHR
+# text (fetched by `python3 tests/udhr.py target/udhr`, as .ci/run does), cut on a character
+# boundary, into corpus/udhr (read only; never committed).
+udhr=()
+if [ -d ../target/udhr ]; then
+    python3 - ../target/udhr corpus/udhr <<'PY'
+import os, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+for name in sorted(os.listdir(src)):
+    if name.endswith(".txt"):
+        with open(os.path.join(src, name), encoding="utf-8") as f:
+            head = f.read().encode()[:2048].decode("utf-8", "ignore")
+        with open(os.path.join(dst, name), "w", encoding="utf-8") as f:
+            f.write(head)
+PY
+    udhr=(corpus/udhr)
+else
+    echo "fuzz/smoke.sh: no target/udhr (python3 tests/udhr.py target/udhr); count_vs_reference starts from its own seeds only"
+fi
+
 summary=()
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
+    extra=()
+    if [ "$t" = count_vs_reference ]; then
+        extra=("${udhr[@]}")
+    fi
     log="$(mktemp)"
     echo "== fuzz $t for ${seconds}s"
-    if ! cargo "${toolchain[@]}" fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+    if ! cargo "${toolchain[@]}" fuzz run "$t" "corpus/$t" "seeds/$t" "${extra[@]}" -- \
         -max_total_time="$seconds" -seed="$seed" -dict=json.dict -timeout=10 \
         -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
         grep -m 1 -A 4 'panicked at' "$log" || true
