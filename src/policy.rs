@@ -10,7 +10,7 @@ use crate::json::Value;
 use crate::profile::{Limits, Model, ModelLimits};
 // The planner's defaults are OpenAI's per-request caps.
 pub(crate) use crate::profile::{MAX_INPUTS, MAX_REQUEST_TOKENS};
-use crate::request::{self, EncodingFormat, ParseLimits};
+use crate::request::{self, EncodingFormat, ParseLimits, RawRequest};
 use crate::tokens::{Tokenizer, Vocabulary};
 use crate::usage::Usage;
 
@@ -264,18 +264,7 @@ impl Policy {
                 limit: limits.max_body_bytes(),
             });
         }
-        let raw = request::parse(
-            body,
-            &ParseLimits {
-                max_depth: limits.max_depth(),
-                input: InputLimits {
-                    max_inputs: self.parse_caps.max_inputs,
-                    max_input_tokens: self.parse_caps.max_input_tokens,
-                    vocabulary: &self.parse_caps.vocabulary,
-                },
-                allowed_members: &self.allowed_members,
-            },
-        )?;
+        let raw = request::parse(body, &self.parse_limits(&self.parse_caps.vocabulary))?;
         let model_name = match raw.model {
             None | Some(Value::Null) => return Err(ErrorKind::MissingModel),
             Some(Value::Other(kind, _)) => return Err(ErrorKind::ModelNotString { kind }),
@@ -329,7 +318,7 @@ impl Policy {
             })?;
         let model = &*profile.model;
         // Rule 13 again, now that the model is known: its own inputs cap and vocabulary.
-        self.check_shape(profile, form, &inputs)
+        self.check_shape(body, profile, form, &inputs)
             .map_err(ErrorKind::InvalidInput)?;
         if dimensions_given && !model.dimensions_allowed() {
             return Err(ErrorKind::DimensionsNotSupported);
@@ -371,10 +360,24 @@ impl Policy {
         })
     }
 
+    /// How the parser reads a body for this policy, checking ids against `vocabulary`.
+    fn parse_limits<'p>(&'p self, vocabulary: &'p Vocabulary) -> ParseLimits<'p> {
+        ParseLimits {
+            max_depth: self.limits.max_depth(),
+            input: InputLimits {
+                max_inputs: self.parse_caps.max_inputs,
+                max_input_tokens: self.parse_caps.max_input_tokens,
+                vocabulary,
+            },
+            allowed_members: &self.allowed_members,
+        }
+    }
+
     /// The model's own rule-13 checks, after the parser's looser ones: more inputs than
     /// its cap, token arrays it refuses, ids outside its vocabulary.
     fn check_shape(
         &self,
+        body: &[u8],
         profile: &Profile,
         form: InputForm,
         inputs: &[Input<'_>],
@@ -392,6 +395,21 @@ impl Policy {
         }
         if self.parse_caps.vocabulary.is_within(&profile.vocabulary) {
             return Ok(()); // the parser's check was this one
+        }
+        // The parser stores at most one id past the largest per-input limit, and checked
+        // the ids after those against every model's ids at once: read the body again
+        // against this model's own (rare: a token input longer than every model's limit,
+        // in a policy whose models' vocabularies differ).
+        let cut_short = |input: &Input<'_>| matches!(input, Input::Tokens(ids) if ids.len() > self.parse_caps.max_input_tokens);
+        if inputs.iter().any(cut_short) {
+            // The same body was read once already: only the ids' answer can differ.
+            if let Ok(RawRequest {
+                input: Some(InputValue::Invalid(shape)),
+                ..
+            }) = request::parse(body, &self.parse_limits(&profile.vocabulary))
+            {
+                return Err(shape);
+            }
         }
         for (index, input) in inputs.iter().enumerate() {
             if let Input::Tokens(ids) = input {

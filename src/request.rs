@@ -50,8 +50,6 @@ pub(crate) struct ParseLimits<'p> {
 
 /// Parses a request body. Errors 2 to 5 of the contract are decided here, after the
 /// whole body has been read: a syntax error anywhere beats everything else.
-/// Parses a request body. Errors 2 to 5 of the contract are decided here, after the
-/// whole body has been read: a syntax error anywhere beats everything else.
 pub(crate) fn parse<'a>(
     body: &'a [u8],
     limits: &ParseLimits<'_>,

@@ -212,6 +212,71 @@ fn ids_outside_the_profiles_vocabulary_are_rule_13() {
     assert_eq!(status, 404);
 }
 
+/// The audit's case: the parser keeps at most one id past the largest per-input limit
+/// (cl100k_base's 8192 here) and checks the ids after those against every model's ids at
+/// once, so an id of cl100k_base that is not the tiny model's, far past both limits, must
+/// still be the tiny model's rule 13, not its rule 17, and never a 200 when truncating.
+#[test]
+fn an_id_outside_the_vocabulary_past_every_limit_is_rule_13() {
+    let ids = |bad_at: usize| {
+        let mut ids = vec!["5"; 9000];
+        ids[bad_at] = "100";
+        ids.join(",")
+    };
+    let invalid = |index, position| {
+        ErrorKind::InvalidInput(InputShape::InvalidTokenId {
+            index,
+            position,
+            id: "100".to_owned(),
+        })
+    };
+    for over_limit in [OverLimit::Reject, OverLimit::Truncate] {
+        let policy = policy().with_over_limit(over_limit);
+        let flat = format!(r#"{{"model":"tiny","input":[{}]}}"#, ids(8500));
+        let (status, message, kind) = reject(&policy, &flat);
+        assert_eq!(
+            (status, message.as_str()),
+            (400, INVALID_INPUT),
+            "{over_limit:?}"
+        );
+        assert_eq!(kind, invalid(0, 8500), "{over_limit:?}");
+        let nested = format!(r#"{{"model":"tiny","input":[[1],[{}]]}}"#, ids(8999));
+        assert_eq!(
+            reject(&policy, &nested).2,
+            invalid(1, 8999),
+            "{over_limit:?}"
+        );
+        // The same ids are cl100k_base's: over its limit, not invalid.
+        let openai = format!(
+            r#"{{"model":"text-embedding-3-small","input":[{}]}}"#,
+            ids(8500)
+        );
+        match over_limit {
+            OverLimit::Reject => assert_eq!(
+                reject(&policy, &openai).1,
+                "Invalid 'input': maximum context length is 8192 tokens."
+            ),
+            OverLimit::Truncate => assert_eq!(
+                policy.check(openai.as_bytes()).unwrap().token_counts(),
+                &[8192]
+            ),
+        }
+    }
+    // Within the stored ids, as before; and the tiny model's own over-limit answer when
+    // every id is its own.
+    let policy = policy();
+    let early = format!(r#"{{"model":"tiny","input":[{}]}}"#, ids(3));
+    assert_eq!(reject(&policy, &early).2, invalid(0, 3));
+    let fine = format!(
+        r#"{{"model":"tiny","input":[{}]}}"#,
+        vec!["5"; 9000].join(",")
+    );
+    assert_eq!(
+        reject(&policy, &fine).1,
+        "Invalid 'input': maximum context length is 10 tokens."
+    );
+}
+
 #[test]
 fn invalid_ids_are_named_with_their_input_and_position() {
     let policy = Policy::openai();
