@@ -17,6 +17,7 @@
 //!   in turn, checked by `Policy::check` and by serde_json + tiktoken-rs: once in a fresh
 //!   process (first pass, after a ~4 KB warm-up body outside the clock) and then again in the
 //!   same process (warm).
+//!   `FIRST_PASS_ONLY=requests` runs this table alone.
 //!
 //! Engines: embedguard, tiktoken-rs, bpe-openai, goliajp `tiktoken`; gigatoken and OpenAI's
 //! tiktoken (Python, `benches/first_pass.py`) when available.
@@ -315,14 +316,32 @@ fn main() {
         engines.extend(PYTHON_ENGINES);
     }
 
-    let inputs_files = prepare(&files, &dir, &py);
-    let (mut speeds, mut warm_speeds) = measure(&engines, &inputs_files, runs, &exe, &py);
+    // `FIRST_PASS_ONLY=requests`: the request table alone (a minute, where all of them take
+    // a quarter of an hour).
+    if std::env::var("FIRST_PASS_ONLY").is_ok_and(|only| only == "requests") {
+        return requests(&files, &dir, runs, &exe);
+    }
+    counting(&files, &dir, runs, &exe, &py, &engines);
+    requests(&files, &dir, runs, &exe);
+}
+
+/// The first-pass, warm and held-out tables.
+fn counting(
+    files: &[(String, String)],
+    dir: &Path,
+    runs: usize,
+    exe: &Path,
+    py: &Option<PathBuf>,
+    engines: &[&str],
+) {
+    let inputs_files = prepare(files, dir, py);
+    let (mut speeds, mut warm_speeds) = measure(engines, &inputs_files, runs, exe, py);
     print_table(
         &format!(
             "First pass: each file cut into ~4 KB inputs, each counted once in a fresh process; \
              MB/s of thread CPU time, median of {runs} runs"
         ),
-        &engines,
+        engines,
         &inputs_files,
         &mut speeds,
     );
@@ -331,7 +350,7 @@ fn main() {
             "Warm: the same inputs counted again in the same process (median of 5 passes); \
              MB/s of thread CPU time, median of {runs} runs"
         ),
-        &engines,
+        engines,
         &inputs_files,
         &mut warm_speeds,
     );
@@ -344,21 +363,24 @@ fn main() {
              no held-out table"
         );
     } else {
-        let held_out_files = prepare(&held_out, &dir, &py);
-        let (mut speeds, _) = measure(&engines, &held_out_files, runs, &exe, &py);
+        let held_out_files = prepare(&held_out, dir, py);
+        let (mut speeds, _) = measure(engines, &held_out_files, runs, exe, py);
         print_table(
             &format!(
                 "Held out, first pass: the UDHR in scripts the corpus lacks (tests/udhr.py), \
                  cut and counted as above; MB/s of thread CPU time, median of {runs} runs"
             ),
-            &engines,
+            engines,
             &held_out_files,
             &mut speeds,
         );
     }
 
-    // Requests.
-    let body = request_body(&files);
+}
+
+/// The request table.
+fn requests(files: &[(String, String)], dir: &Path, runs: usize, exe: &Path) {
+    let body = request_body(files);
     let body_path = dir.join("request.json");
     std::fs::write(&body_path, &body).unwrap();
     let inputs = serde_json::from_slice::<NaiveRequest>(&body).unwrap().input;
@@ -369,7 +391,7 @@ fn main() {
     for _ in 0..runs {
         for engine in request_engines {
             let v = spawn(
-                Command::new(&exe)
+                Command::new(exe)
                     .env("EMBEDGUARD_FIRST_PASS_REQUEST", engine)
                     .arg(&body_path),
             );
