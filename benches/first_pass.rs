@@ -375,7 +375,6 @@ fn counting(
             &mut speeds,
         );
     }
-
 }
 
 /// The request table.

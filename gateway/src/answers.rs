@@ -1,7 +1,7 @@
 //! Every answer the gateway gives that is not the library's own: the contract's "Gateway
 //! answers" table, each as the four-key envelope with `content-type: application/json`.
 
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use embedguard::{ECHO_LIMIT, RequestError};
 
@@ -23,6 +23,8 @@ pub struct Failure {
     pub status: StatusCode,
     /// `{"error":{…}}`.
     pub body: String,
+    /// Headers of its own, e.g. a relayed 429's `retry-after`.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Failure {
@@ -30,6 +32,7 @@ impl Failure {
         Failure {
             status,
             body: envelope(message, kind, code),
+            headers: Vec::new(),
         }
     }
 
@@ -120,18 +123,49 @@ impl Failure {
     }
 }
 
+/// A relayed 429's `retry-after` (whole seconds, at least 1) and `retry-after-ms`: the
+/// upstream's when they are valid numbers, else one derived from the other, else 1 s.
+pub fn retry_after(upstream: &HeaderMap) -> Vec<(&'static str, String)> {
+    let number = |name: &str| {
+        upstream
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite() && *n >= 0.0 && *n < 1e12)
+    };
+    let seconds = number("retry-after");
+    let millis = number("retry-after-ms");
+    let (seconds, millis) = match (seconds, millis) {
+        (Some(s), Some(ms)) => (s, ms),
+        (Some(s), None) => (s, s * 1000.0),
+        (None, Some(ms)) => (ms / 1000.0, ms),
+        (None, None) => (1.0, 1000.0),
+    };
+    vec![
+        ("retry-after", (seconds.ceil() as u64).max(1).to_string()),
+        ("retry-after-ms", (millis.ceil() as u64).to_string()),
+    ]
+}
+
 impl From<RequestError> for Failure {
     fn from(err: RequestError) -> Failure {
         Failure {
             status: StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST),
             body: err.to_json(),
+            headers: Vec::new(),
         }
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        json(self.status, self.body)
+        let mut response = json(self.status, self.body);
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 
@@ -167,4 +201,45 @@ pub fn echo(value: &str) -> std::borrow::Cow<'_, str> {
         end -= 1;
     }
     format!("{}...", &value[..end]).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        retry_after(&headers)
+    }
+
+    fn pair(seconds: &str, millis: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("retry-after", seconds.to_owned()),
+            ("retry-after-ms", millis.to_owned()),
+        ]
+    }
+
+    #[test]
+    fn retry_after_passes_valid_numbers_and_fills_in_the_other() {
+        assert_eq!(
+            retry(&[("retry-after", "7"), ("retry-after-ms", "6500")]),
+            pair("7", "6500")
+        );
+        assert_eq!(retry(&[("retry-after", "3")]), pair("3", "3000"));
+        assert_eq!(retry(&[("retry-after-ms", "1200")]), pair("2", "1200"));
+        assert_eq!(retry(&[("retry-after-ms", "20")]), pair("1", "20"));
+        // Not numbers (an HTTP date, garbage): as if absent.
+        assert_eq!(
+            retry(&[
+                ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+                ("retry-after-ms", "soon")
+            ]),
+            pair("1", "1000")
+        );
+        assert_eq!(retry(&[("retry-after", "-4")]), pair("1", "1000"));
+        assert_eq!(retry(&[]), pair("1", "1000"));
+    }
 }

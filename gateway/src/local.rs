@@ -46,7 +46,7 @@ POST /faults and a JSON body (fields: latency_ms, status, message, retry_after_m
 dimensions, drop_vector, usage [prompt, total], nan, redirect, times: the next n requests \
 only); POST /faults {} clears them. A request holding the JSON string \"fault:endless\" \
 (e.g. as its `user`) gets the endless body whatever the faults. GET /stats counts the embeddings requests and inputs it \
-has answered. It prints `listening on http://ADDR/v1` once it accepts connections.";
+has answered, and the requests it received (answered or not). It prints `listening on http://ADDR/v1` once it accepts connections.";
 
 /// The local upstream's command line.
 #[derive(Debug, Parser)]
@@ -112,6 +112,8 @@ struct Server {
     faults: Mutex<Faults>,
     requests: AtomicU64,
     inputs: AtomicU64,
+    /// Embeddings requests received, answered or not (a caller may hang up first).
+    received: AtomicU64,
 }
 
 /// Runs the local upstream until the process ends.
@@ -140,6 +142,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         faults: Mutex::new(faults),
         requests: AtomicU64::new(0),
         inputs: AtomicU64::new(0),
+        received: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/v1/embeddings", post(embeddings))
@@ -175,6 +178,7 @@ async fn stats(State(server): State<Arc<Server>>) -> Response {
     let body = serde_json::json!({
         "requests": server.requests.load(Ordering::Relaxed),
         "inputs": server.inputs.load(Ordering::Relaxed),
+        "received": server.received.load(Ordering::Relaxed),
     });
     json(StatusCode::OK, body.to_string())
 }
@@ -196,6 +200,7 @@ async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    server.received.fetch_add(1, Ordering::Relaxed);
     let faults = take_faults(&server);
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -33,18 +34,28 @@ merging, with bounded time and memory per client.";
 const LONG_ABOUT: &str = "An OpenAI-compatible embeddings gateway built on embedguard.
 
 POST /v1/embeddings, in order: the client's key (401); the body, read up to 64 MiB within \
-the in-flight body memory and checked with embedguard's policy (413, 400, 404 in OpenAI's \
-words; large bodies are checked off the connection threads); a plan: the inputs split, in \
-order, into calls within the upstream's caps; the calls, at most --concurrency at a time, \
-asking for base64; the answers checked and merged (indices renumbered, usage the gateway's \
-own exact count, vectors in the client's format and dimensions).
+the in-flight body memory (reserved as its bytes arrive) and within its time (--body-timeout \
+plus its length at --min-body-rate, and --deadline; 400 after it), then checked with \
+embedguard's policy (413, 400, 404 in OpenAI's words; large bodies are checked off the \
+connection threads); a plan: the inputs split, in order, into calls within the upstream's \
+caps; the calls, at most --concurrency at a time, asking for base64; the answers checked and \
+merged (indices renumbered, usage the gateway's own exact count, vectors in the client's \
+format and dimensions).
 
 Every answer is OpenAI's four-key error envelope or a valid embeddings response: unknown \
-path 404, wrong method 405, malformed HTTP 400/431, upstream failure 502, deadline 504, \
-overload 503, an upstream 4xx relayed only as a short string message. Redirects are never \
-followed. The upstream's own key comes from EMBEDGUARD_UPSTREAM_KEY. It prints \
-`listening on http://ADDR/v1` once it accepts connections; logs go to stderr (RUST_LOG sets \
-the level), never blocking: a line is dropped rather than a request delayed.";
+path 404, wrong method 405, malformed HTTP 400/431, upstream failure 502, deadline 504 (the \
+upstream's only: a body still arriving at the deadline is a 400), overload 503, an upstream \
+4xx relayed only as a short string message (a 429 with retry-after and retry-after-ms). \
+Redirects are never followed. The upstream's own key comes from EMBEDGUARD_UPSTREAM_KEY. It \
+prints `listening on http://ADDR/v1` once it accepts connections; logs go to stderr \
+(RUST_LOG sets the level), never blocking: a line is dropped rather than a request delayed.
+
+Budgets (--rpm, --tpm, --keys-file): every answer to a key with a budget carries the \
+x-ratelimit-* headers, 404 and 405 included; with --budget-per-model only when the body \
+names a known model (otherwise there is no one bucket to report). An admitted request is \
+refunded when the upstream fails (no answer, 5xx, an invalid answer, the deadline) or when \
+it ends before anything was sent upstream; a client that hangs up after the upstream was \
+called keeps its charge.";
 
 /// With `--truncate`: the positions of the inputs that were cut, e.g. `0,5`.
 pub const TRUNCATED_HEADER: &str = "x-embedguard-truncated";
@@ -105,6 +116,12 @@ pub struct Args {
     /// Longest pause while a body arrives (400 after it).
     #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = seconds)]
     pub body_timeout: Duration,
+    /// Slowest average rate a body may arrive at, in KiB per second: a whole body must
+    /// arrive within --body-timeout plus its length (declared, else the 64 MiB limit) at
+    /// this rate, and within --deadline (400 after either), so that a trickling body
+    /// cannot hold its request slot and memory.
+    #[arg(long, default_value_t = 1024, value_name = "KIB")]
+    pub min_body_rate: u64,
     /// Open client connections at most (lowered to fit the open-file limit).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
@@ -177,6 +194,9 @@ struct Gateway {
     per_model: bool,
     ledger: Option<Ledger>,
     deadline: Duration,
+    body_timeout: Duration,
+    /// Bytes per second.
+    min_body_rate: u64,
 }
 
 /// Runs the gateway until the process ends.
@@ -229,6 +249,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         ("--concurrency", args.concurrency),
         ("--max-connections", args.max_connections),
         ("--max-in-flight", args.max_in_flight),
+        ("--min-body-rate", args.min_body_rate as usize),
     ] {
         if value == 0 {
             return Err(format!("{name} must be at least 1"));
@@ -290,6 +311,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         per_model: args.budget_per_model,
         ledger,
         deadline: args.deadline,
+        body_timeout: args.body_timeout,
+        min_body_rate: args.min_body_rate.saturating_mul(1024),
     });
     let app = router(gateway, &args);
     let listener = bind(args.listen).await.map_err(|err| err.to_string())?;
@@ -321,17 +344,15 @@ fn router(gateway: Arc<Gateway>, args: &Args) -> Router {
                 // Beyond --max-in-flight, shed at once rather than queue.
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight))
-                .timeout(args.deadline)
                 .layer(RequestBodyTimeoutLayer::new(args.body_timeout)),
         )
 }
 
-/// The answers of the layers: shed (503) or past the deadline (504).
+/// The answers of the layers: shed (503). (The deadline is the handler's: only it knows
+/// whether the body or the upstream was late.)
 async fn tower_error(method: Method, uri: Uri, err: BoxError) -> Response {
     let failure = if err.is::<tower::load_shed::error::Overloaded>() {
         Failure::overloaded()
-    } else if err.is::<tower::timeout::error::Elapsed>() {
-        Failure::timeout()
     } else {
         Failure::upstream()
     };
@@ -343,12 +364,24 @@ async fn tower_error(method: Method, uri: Uri, err: BoxError) -> Response {
     failure.into_response()
 }
 
-async fn not_found(method: Method, uri: Uri) -> Response {
-    Failure::not_found(&method, uri.path()).into_response()
+async fn not_found(
+    State(gateway): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let failure = Failure::not_found(&method, uri.path());
+    gateway.with_budget_headers(&headers, failure).await
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    Failure::method_not_allowed(&method, uri.path()).into_response()
+async fn method_not_allowed(
+    State(gateway): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let failure = Failure::method_not_allowed(&method, uri.path());
+    gateway.with_budget_headers(&headers, failure).await
 }
 
 /// What a log line and the ledger say about a request (never a key, never input text).
@@ -369,6 +402,11 @@ struct Facts {
     settled: Option<usize>,
     /// The budget's headers, for a key with a budget.
     headers: Vec<(&'static str, String)>,
+    /// Whether the whole body has arrived (past the deadline, a body still arriving is
+    /// the client's fault, a 400, not the upstream's 504).
+    body_received: bool,
+    /// When the request's deadline passes.
+    deadline_at: Option<Instant>,
 }
 
 /// A request being answered: logged and written to the ledger when it ends, also when
@@ -435,13 +473,21 @@ async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let mut record = Record {
         gateway: Arc::clone(&gateway),
-        started: Instant::now(),
-        facts: Facts::default(),
+        started,
+        facts: Facts {
+            deadline_at: started.checked_add(gateway.deadline),
+            ..Facts::default()
+        },
         status: None,
     };
-    let answer = gateway.answer(&headers, body, &mut record.facts).await;
+    let answer = gateway.answer(&headers, body, &mut record.facts);
+    let answer = match tokio::time::timeout(gateway.deadline, answer).await {
+        Ok(answer) => answer,
+        Err(_) => Err(gateway.past_deadline(&mut record.facts).await),
+    };
     let mut response = match answer {
         Ok((body, truncated)) => {
             let mut response = json(StatusCode::OK, body);
@@ -464,8 +510,10 @@ async fn embeddings(
     response
 }
 
-/// An admitted request's charge: refunded if the upstream fails or the request ends
-/// before it is answered.
+/// An admitted request's charge: refunded if the upstream fails. Dropped unanswered, it
+/// is refunded only when nothing was sent upstream yet or the deadline ended it (the
+/// upstream did not answer in time); a client that hangs up after the upstream was
+/// called keeps its charge, since the call may have cost money.
 struct Charge {
     gateway: Arc<Gateway>,
     key: usize,
@@ -473,6 +521,10 @@ struct Charge {
     bucket: String,
     tokens: u64,
     armed: bool,
+    /// Set just before the first upstream call is sent.
+    upstream_called: Arc<AtomicBool>,
+    /// The request's deadline: dropped past it, the upstream was late.
+    deadline_at: Option<Instant>,
 }
 
 impl Charge {
@@ -526,7 +578,10 @@ impl Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
-        if !self.armed {
+        let upstream_late = self
+            .deadline_at
+            .is_some_and(|deadline| Instant::now() >= deadline);
+        if !self.armed || (self.upstream_called.load(Ordering::Acquire) && !upstream_late) {
             return;
         }
         // Outside a runtime (shutting down) there is nothing left to refund to.
@@ -565,14 +620,16 @@ impl Gateway {
             Ok(checked) => checked,
             Err(failure) => {
                 // Every answer to a key with a budget carries its headers.
-                self.peek(key, facts).await;
+                let model = facts.model.clone();
+                self.peek(key, model.as_deref(), facts).await;
                 return Err(failure);
             }
         };
         let (checked, plan, _held) = checked;
         // 4. The budget: only a valid request is charged.
-        let charge = self.admit(key, &checked, facts).await?;
-        let result = self.forward(checked, plan, facts).await;
+        let upstream_called = Arc::new(AtomicBool::new(false));
+        let charge = self.admit(key, &checked, &upstream_called, facts).await?;
+        let result = self.forward(checked, plan, &upstream_called, facts).await;
         if let Some(charge) = charge {
             match &result {
                 Err(failure) if matches!(failure.status.as_u16(), 502 | 504) => {
@@ -599,7 +656,18 @@ impl Gateway {
         facts: &mut Facts,
     ) -> Result<(Checked<'static>, Plan, Option<OwnedSemaphorePermit>), Failure> {
         let (body, held) = self.read_body(headers, body, facts).await?;
-        let checked = self.check(body, facts).await?;
+        let body = Arc::new(body);
+        let checked = match self.check(Arc::clone(&body), facts).await {
+            Ok(checked) => checked,
+            Err(failure) => {
+                if self.per_model {
+                    // For the per-model budget's headers (error path only: a second parse).
+                    facts.model = model_named(&body);
+                }
+                return Err(failure);
+            }
+        };
+        drop(body);
         facts.model = Some(checked.model().to_owned());
         facts.inputs = checked.inputs().len();
         facts.tokens = checked.usage().total_tokens;
@@ -610,21 +678,47 @@ impl Gateway {
         Ok((checked, plan, held))
     }
 
-    /// The budget's headers without a charge, for an answer that is not charged.
-    async fn peek(&self, key: usize, facts: &mut Facts) {
+    /// The budget's headers without a charge, for an answer that is not charged. With
+    /// `--budget-per-model` they need a model the policy knows (`model`); without one
+    /// (no model, an unknown one, a body that does not parse, a 404 or 405) there is no
+    /// one bucket and the answer carries none.
+    async fn peek(&self, key: usize, model: Option<&str>, facts: &mut Facts) {
         let owner = &self.owners[key];
-        // Per model, a request refused before its model is known has no one bucket.
-        if owner.budget.is_unlimited() || self.per_model {
+        if owner.budget.is_unlimited() {
             return;
         }
+        let bucket = if self.per_model {
+            let Some(spec) = model.and_then(|name| self.policy.model(name)) else {
+                return;
+            };
+            format!("{}/{}", owner.org, spec.name())
+        } else {
+            owner.org.clone()
+        };
         // Settling nothing against nothing changes no bucket: a read.
         let read = Operation::Settle {
             estimated: 0,
             actual: 0,
         };
-        if let Ok(decision) = self.store.apply(&owner.org, &owner.budget, read).await {
+        if let Ok(decision) = self.store.apply(&bucket, &owner.budget, read).await {
             facts.headers = decision.headers();
         }
+    }
+
+    /// A 404 or 405 answer, with the budget's headers when it carries a valid key.
+    async fn with_budget_headers(&self, headers: &HeaderMap, failure: Failure) -> Response {
+        let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let mut facts = Facts::default();
+        if let Ok(key) = self.keys.check_header(authorization) {
+            self.peek(key.index(), None, &mut facts).await;
+        }
+        let mut response = failure.into_response();
+        for (name, value) in facts.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 
     /// Takes the request's charge from its key's budget, or refuses it (429); `None`
@@ -633,6 +727,7 @@ impl Gateway {
         self: &Arc<Self>,
         key: usize,
         checked: &Checked<'_>,
+        upstream_called: &Arc<AtomicBool>,
         facts: &mut Facts,
     ) -> Result<Option<Charge>, Failure> {
         let owner = &self.owners[key];
@@ -658,6 +753,8 @@ impl Gateway {
                     bucket,
                     tokens,
                     armed: true,
+                    upstream_called: Arc::clone(upstream_called),
+                    deadline_at: facts.deadline_at,
                 }))
             }
             Err(reason) => match self.unavailable {
@@ -679,6 +776,7 @@ impl Gateway {
         self: &Arc<Self>,
         checked: Checked<'static>,
         plan: Plan,
+        upstream_called: &Arc<AtomicBool>,
         facts: &mut Facts,
     ) -> Result<(String, Vec<usize>), Failure> {
         let native = checked.model_spec().native_dimensions();
@@ -694,7 +792,8 @@ impl Gateway {
                 .map(|part| {
                     let gateway = Arc::clone(self);
                     let cap = answer_cap(part.len(), dims);
-                    tokio::spawn(async move { gateway.call(part.into_body(), cap).await })
+                    let called = Arc::clone(upstream_called);
+                    tokio::spawn(async move { gateway.call(part.into_body(), cap, &called).await })
                 })
                 .collect(),
         );
@@ -747,8 +846,11 @@ impl Gateway {
     }
 
     /// Reads the body, refusing it in OpenAI's shape (413) once it is over the policy's
-    /// limit, and shedding it (503) when the bodies in flight hold all the memory allowed.
-    /// The permit returned holds this body's share until the request ends.
+    /// limit, shedding it (503) when the bodies in flight hold all the memory allowed,
+    /// and cutting it off (400) when it does not arrive within its time (see
+    /// `--min-body-rate`). The permit returned holds this body's share until the request
+    /// ends; it grows with the bytes received, so a body that declares a large length
+    /// and trickles holds no more than it sent.
     async fn read_body(
         &self,
         headers: &HeaderMap,
@@ -756,68 +858,121 @@ impl Gateway {
         facts: &mut Facts,
     ) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), Failure> {
         let limit = self.policy.limits().max_body_bytes();
-        let too_large = |len| RequestError::from(ErrorKind::BodyTooLarge { len, limit });
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if let Some(len) = declared.filter(|&len| len > limit) {
-            return Err(rejected(too_large(len), facts));
+            return Err(rejected(too_large(len, limit), facts));
         }
+        let expected = declared.unwrap_or(limit) as u64;
+        let transfer =
+            Duration::from_millis(expected.saturating_mul(1000) / self.min_body_rate.max(1));
+        let allowed = self.body_timeout.saturating_add(transfer);
+        match tokio::time::timeout(allowed, self.receive(body, declared, facts)).await {
+            Ok(received) => received,
+            Err(_) => {
+                facts.reason = Some(format!(
+                    "the body did not arrive within {} ms",
+                    allowed.as_millis()
+                ));
+                Err(Failure::malformed(StatusCode::BAD_REQUEST))
+            }
+        }
+    }
+
+    /// The body's bytes, with the memory reserved for them as they arrive.
+    async fn receive(
+        &self,
+        mut body: Body,
+        declared: Option<usize>,
+        facts: &mut Facts,
+    ) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), Failure> {
+        let limit = self.policy.limits().max_body_bytes();
         let mut held: Option<OwnedSemaphorePermit> = None;
-        let mut reserve = |total: usize, facts: &mut Facts| -> Result<(), Failure> {
-            let want = total.saturating_sub(FREE_BODY_BYTES);
-            let have = held.as_ref().map_or(0, |p| p.num_permits());
-            if want <= have {
-                return Ok(());
-            }
-            // Grow in steps of at least 1 MiB, within the limit.
-            let step = (want - have)
-                .max(1 << 20)
-                .min(limit.saturating_sub(have).max(want - have));
-            match Arc::clone(&self.body_bytes).try_acquire_many_owned(step as u32) {
-                Ok(permit) => {
-                    match held.as_mut() {
-                        Some(held) => held.merge(permit),
-                        None => held = Some(permit),
-                    }
-                    Ok(())
-                }
-                Err(_) => {
-                    facts.reason = Some("body memory exhausted".into());
-                    Err(Failure::overloaded())
-                }
-            }
-        };
-        if let Some(len) = declared {
-            reserve(len, facts)?;
-        }
-        // The declared length is reserved, so it can be allocated at once.
-        let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
-        let mut body = body;
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(FREE_BODY_BYTES));
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|err| {
                 facts.reason = Some(format!("the body could not be read: {err}"));
                 Failure::malformed(StatusCode::BAD_REQUEST)
             })?;
-            if let Ok(data) = frame.into_data() {
-                let total = bytes.len() + data.len();
-                if total > limit {
-                    // Without a declared length, report what arrived before stopping.
-                    return Err(rejected(too_large(total), facts));
-                }
-                reserve(total, facts)?;
-                bytes.extend_from_slice(&data);
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let total = bytes.len() + data.len();
+            if total > limit {
+                // Without a declared length, report what arrived before stopping.
+                return Err(rejected(too_large(total, limit), facts));
             }
+            let reserved = self.reserve(&mut held, total, limit).inspect_err(|_| {
+                facts.reason = Some("body memory exhausted".into());
+            })?;
+            if bytes.capacity() < total {
+                // Allocate only what is reserved (never past the declared length), not
+                // the doubling a Vec would.
+                let room = reserved
+                    .saturating_add(FREE_BODY_BYTES)
+                    .min(declared.unwrap_or(usize::MAX))
+                    .max(total);
+                bytes.reserve_exact(room - bytes.len());
+            }
+            bytes.extend_from_slice(&data);
         }
+        facts.body_received = true;
         Ok((bytes, held))
+    }
+
+    /// Grows `held` to cover a body of `total` bytes beyond its free allowance, in steps
+    /// of at least 1 MiB within the limit; the bytes reserved after, or a 503.
+    fn reserve(
+        &self,
+        held: &mut Option<OwnedSemaphorePermit>,
+        total: usize,
+        limit: usize,
+    ) -> Result<usize, Failure> {
+        let want = total.saturating_sub(FREE_BODY_BYTES);
+        let have = held.as_ref().map_or(0, |p| p.num_permits());
+        if want <= have {
+            return Ok(have);
+        }
+        let step = (want - have)
+            .max(1 << 20)
+            .min(limit.saturating_sub(have).max(want - have));
+        let permits = u32::try_from(step).map_err(|_| Failure::overloaded())?;
+        let permit = Arc::clone(&self.body_bytes)
+            .try_acquire_many_owned(permits)
+            .map_err(|_| Failure::overloaded())?;
+        match held.as_mut() {
+            Some(held) => held.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(have + step)
+    }
+
+    /// The answer once the deadline passed: a body still arriving is the client's fault
+    /// (400, as a body cut short); otherwise the upstream did not answer in time (504).
+    async fn past_deadline(&self, facts: &mut Facts) -> Failure {
+        let failure = if facts.body_received {
+            facts.reason = Some("the upstream did not answer within the deadline".into());
+            Failure::timeout()
+        } else {
+            facts.reason = Some("the body did not arrive within the deadline".into());
+            Failure::malformed(StatusCode::BAD_REQUEST)
+        };
+        if facts.headers.is_empty()
+            && let Some(key) = facts.key
+        {
+            let model = facts.model.clone();
+            self.peek(key, model.as_deref(), facts).await;
+        }
+        failure
     }
 
     /// The policy's check, off the connection threads for large bodies (one per core at a
     /// time), giving an owned check.
     async fn check(
         self: &Arc<Self>,
-        body: Vec<u8>,
+        body: Arc<Vec<u8>>,
         facts: &mut Facts,
     ) -> Result<Checked<'static>, Failure> {
         if body.len() <= INLINE_CHECK_BYTES {
@@ -850,7 +1005,12 @@ impl Gateway {
 
     /// One upstream call, waiting for a free slot first; on failure, the client's answer
     /// and the cause for the log.
-    async fn call(&self, body: String, cap: usize) -> Result<Bytes, (Failure, String)> {
+    async fn call(
+        &self,
+        body: String,
+        cap: usize,
+        upstream_called: &AtomicBool,
+    ) -> Result<Bytes, (Failure, String)> {
         let _slot = Arc::clone(&self.calls)
             .acquire_owned()
             .await
@@ -863,8 +1023,12 @@ impl Gateway {
         if let Some(auth) = &self.upstream_auth {
             request = request.header(header::AUTHORIZATION, auth.clone());
         }
+        // From here the call may cost money: a client hanging up no longer refunds it.
+        upstream_called.store(true, Ordering::Release);
         let mut response = request.send().await.map_err(|err| transport(&err))?;
         let status = response.status();
+        let retry = (status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| crate::answers::retry_after(response.headers()));
         // Error answers are short; a valid answer is at most `cap`.
         let cap = if status.is_success() { cap } else { 64 * 1024 };
         if response
@@ -897,7 +1061,11 @@ impl Gateway {
         }
         let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
         let failure = if status.is_client_error() {
-            Failure::relayed(status, &bytes)
+            let mut failure = Failure::relayed(status, &bytes);
+            if failure.status == status {
+                failure.headers = retry.unwrap_or_default();
+            }
+            failure
         } else {
             Failure::upstream()
         };
@@ -928,6 +1096,20 @@ fn transport(err: &reqwest::Error) -> (Failure, String) {
         Failure::upstream()
     };
     (failure, format!("upstream call failed: {cause}"))
+}
+
+/// The `model` a body names, when it is a JSON object with a string `model`.
+fn model_named(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        model: Option<String>,
+    }
+    serde_json::from_slice::<Named>(body).ok()?.model
+}
+
+/// The 413 for a body of `len` bytes.
+fn too_large(len: usize, limit: usize) -> RequestError {
+    RequestError::from(ErrorKind::BodyTooLarge { len, limit })
 }
 
 /// A rejected request: the reason kept for the log, the error for the client.

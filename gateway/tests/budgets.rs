@@ -288,3 +288,35 @@ fn a_budget_per_model_when_asked() {
     assert_eq!(http(&shared.addr, &post(SMALL), T).unwrap().status, 200);
     assert_eq!(http(&shared.addr, &post(body), T).unwrap().status, 429);
 }
+
+/// The audit's bypass: a client that hangs up once the gateway has called the upstream got
+/// its charge back, so a key could drive any number of upstream calls under `--rpm 2`.
+/// Hanging up now keeps the charge; the deadline (the upstream not answering) still refunds.
+#[test]
+fn hanging_up_keeps_the_charge_and_the_deadline_refunds() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &["--rpm", "2"]);
+    faults(&up, r#"{"latency_ms":2000}"#);
+    for _ in 0..2 {
+        let hung_up = http(&gw.addr, &post(SMALL), Duration::from_millis(300));
+        assert!(hung_up.is_err(), "answered within 300 ms: {hung_up:?}");
+    }
+    faults(&up, "{}");
+    // Both hang-ups were charged: the budget is empty (refills 2 a minute).
+    let answer = http(&gw.addr, &post(SMALL), T).unwrap();
+    assert_eq!(answer.status, 429, "{answer:?}");
+    assert_eq!(answer.error()["type"], "requests");
+
+    let gw = gateway(&up, &["--rpm", "1", "--deadline", "1"]);
+    faults(&up, r#"{"latency_ms":3000,"times":1}"#);
+    let late = http(&gw.addr, &post(SMALL), T).unwrap();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert_eq!(late.error()["code"], "timeout");
+    // Refunded (off the request path, so give it a moment): the one request a minute is back.
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            http(&gw.addr, &post(SMALL), T).is_ok_and(|a| a.status == 200)
+        }),
+        "the deadline's charge was not refunded"
+    );
+}
