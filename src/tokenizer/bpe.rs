@@ -317,9 +317,46 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
         return 1;
     }
     match end - start {
+        2..=4 => count_tiny(t, text, start, end),
         0..=16 => count_short(t, text, start, end),
         17..=32 => count_medium(t, text, start, end),
         _ => count_long(t, &text[start..end]),
+    }
+}
+
+/// The count of a piece of 2 to 4 bytes that is not one token, by BPE's own merge order on
+/// its few pairs: cheaper than the memo, which random text misses.
+///
+/// Two bytes are two tokens. Otherwise no merge at all leaves one token a byte; after the
+/// first merge (the pair of lowest rank) one more may follow, and the last merge would make
+/// the whole piece, which is not a token.
+#[inline(always)]
+fn count_tiny(t: &Tables, text: &[u8], start: usize, end: usize) -> usize {
+    let rank = |from: usize, to: usize| t.whole_token(text, from, to).unwrap_or(u32::MAX);
+    match end - start {
+        2 => 2,
+        3 => {
+            3 - usize::from(rank(start, start + 2) != u32::MAX || rank(start + 1, end) != u32::MAX)
+        }
+        _ => {
+            let (ab, bc, cd) = (
+                rank(start, start + 2),
+                rank(start + 1, start + 3),
+                rank(start + 2, end),
+            );
+            let first = ab.min(bc).min(cd);
+            let second_merges = if first == u32::MAX {
+                return 4;
+            } else if first == ab {
+                rank(start, start + 3) != u32::MAX || cd != u32::MAX
+            } else if first == bc {
+                // Leftmost on a tie: `:ttt` merges the first `tt`.
+                rank(start, start + 3) != u32::MAX || rank(start + 1, end) != u32::MAX
+            } else {
+                rank(start + 1, end) != u32::MAX || ab != u32::MAX
+            };
+            3 - usize::from(second_merges)
+        }
     }
 }
 
@@ -505,6 +542,7 @@ pub(super) fn encode_piece(text: &[u8], start: usize, end: usize, out: &mut Vec<
 
 #[cfg(test)]
 mod tests {
+    use super::super::tables::ORDINARY;
     use super::*;
 
     /// The piece memos answer what the encoder does: pieces that differ only by trailing
@@ -547,6 +585,63 @@ mod tests {
             }
         }
         assert!(cached > 100_000, "{cached} pieces of more than one token");
+    }
+
+    /// The merge-order shortcut for 2 to 4 bytes answers what the encoder does: every 4-byte
+    /// piece of a small alphabet (where pairs repeat and ranks tie), every 3-byte piece of
+    /// printable ASCII, and 4-byte pieces from ASCII, from the tokens' own bytes and from any
+    /// byte at all.
+    #[test]
+    fn tiny_pieces_count_as_the_encoder_does() {
+        let t = tables();
+        let check = |p: &[u8]| {
+            if t.whole_token(p, 0, p.len()).is_none() {
+                assert_eq!(count_tiny(t, p, 0, p.len()), count_long(t, p), "{p:?}");
+            }
+        };
+        // Every 4 bytes of a small alphabet: repeated pairs, where ranks tie.
+        let few = b" :.,_-'0tesaTSh\n";
+        for &a in few {
+            for &b in few {
+                for &c in few {
+                    for &d in few {
+                        check(&[a, b, c, d]);
+                    }
+                }
+            }
+        }
+        let printable: Vec<u8> = (b' '..=b'~').collect();
+        for &a in &printable {
+            for &b in &printable {
+                check(&[a, b]);
+                for &c in &printable {
+                    check(&[a, b, c]);
+                }
+            }
+        }
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let token_bytes: Vec<u8> = (0..ORDINARY)
+            .flat_map(|r| t.token_bytes(r).to_vec())
+            .collect();
+        for _ in 0..1_000_000 {
+            let r = next();
+            let p: [u8; 4] = match r % 3 {
+                0 => std::array::from_fn(|i| printable[(r >> (8 + 8 * i)) as usize % 95]),
+                1 => {
+                    let at = (r >> 8) as usize % (token_bytes.len() - 4);
+                    std::array::from_fn(|i| token_bytes[at + i])
+                }
+                _ => (r >> 8).to_le_bytes()[..4].try_into().unwrap(),
+            };
+            check(&p);
+            check(&p[..3]);
+        }
     }
 
     /// Every ASCII byte's runs have a period, so no long run of one byte goes to the
