@@ -317,7 +317,8 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
         return 1;
     }
     match end - start {
-        2..=4 => count_tiny(t, text, start, end),
+        // Not one token: a byte each.
+        2 => 2,
         0..=16 => count_short(t, text, start, end),
         17..=32 => count_medium(t, text, start, end),
         _ => count_long(t, &text[start..end]),
@@ -325,7 +326,8 @@ pub(super) fn count_piece(text: &[u8], start: usize, end: usize) -> usize {
 }
 
 /// The count of a piece of 2 to 4 bytes that is not one token, by BPE's own merge order on
-/// its few pairs: cheaper than the memo, which random text misses.
+/// its few pairs: a few probes of the token table, cheaper than the encoder when the memo
+/// misses (random text always does).
 ///
 /// Two bytes are two tokens. Otherwise no merge at all leaves one token a byte; after the
 /// first merge (the pair of lowest rank) one more may follow, and the last merge would make
@@ -438,7 +440,13 @@ fn count_short(t: &Tables, text: &[u8], start: usize, end: usize) -> usize {
     if let Some(n) = cached {
         return n;
     }
-    let n = count_long(t, &text[start..end]);
+    // A few probes of the token table beat the encoder; the memo first, though: real text
+    // brings such pieces back (a Cyrillic letter after a space), and its line is warm.
+    let n = if len <= 4 {
+        count_tiny(t, text, start, end)
+    } else {
+        count_long(t, &text[start..end])
+    };
     let _ = SHORT_PIECES.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             let s = &mut c[set].0;
