@@ -32,7 +32,7 @@ use std::path::PathBuf;
 
 const NONE: u32 = u32::MAX;
 const TRIE_FREE: u64 = (1 << 20) - 1;
-const PAIR_BITS: u32 = 17;
+const PAIR_BITS: u32 = 18;
 const PAIR_FILTER_BITS: u32 = 20;
 const SHORT_BITS: u32 = 17;
 const MEDIUM_BITS: u32 = 15;
