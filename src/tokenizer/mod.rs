@@ -39,7 +39,7 @@ static CL100K: Cl100k = Cl100k { _private: () };
 /// The cl100k_base tokenizer.
 ///
 /// The first call in a process makes the tables ready, so that the first inputs counted do not
-/// pay for page faults, page-table walks and reads from memory: on Linux it copies them (7.6
+/// pay for page faults, page-table walks and reads from memory: on Linux it copies them (9.5
 /// MB) into memory that asks for transparent huge pages, elsewhere it reads them through. About
 /// 2 ms, once.
 pub fn cl100k() -> &'static Cl100k {
