@@ -177,8 +177,10 @@ impl Policy {
         for profile in &mut self.profiles {
             profile.limits = profile.model.limits(&self.limits);
         }
+        // The policy's own inputs limit stays in: a model that is not served is judged by it
+        // (rule 13 before rule 14), never by another model's cap.
         let mut caps = ParseCaps {
-            max_inputs: 0,
+            max_inputs: self.limits.max_inputs(),
             max_input_tokens: 0,
             vocabulary: Vocabulary::empty(),
         };
@@ -311,11 +313,17 @@ impl Policy {
             InputValue::Valid(form, inputs) => (form, inputs),
             InputValue::Null => unreachable!("null input is rejected above"),
         };
-        let profile = self
-            .profile(&model_name)
-            .ok_or_else(|| ErrorKind::ModelNotFound {
+        let Some(profile) = self.profile(&model_name) else {
+            // Rule 13's "more than 2048 items" is the policy's limit; models' own caps apply
+            // once the model is known, and this one is not.
+            let limit = limits.max_inputs();
+            if inputs.len() > limit {
+                return Err(ErrorKind::InvalidInput(InputShape::TooManyInputs { limit }));
+            }
+            return Err(ErrorKind::ModelNotFound {
                 model: echo(&model_name),
-            })?;
+            });
+        };
         let model = &*profile.model;
         // Rule 13 again, now that the model is known: its own inputs cap and vocabulary.
         self.check_shape(body, profile, form, &inputs)

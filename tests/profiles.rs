@@ -181,6 +181,64 @@ fn more_inputs_than_the_profiles_cap_is_rule_13() {
     assert_eq!(message, INVALID_INPUT);
 }
 
+/// A model that is not served is judged by the policy's inputs limit (rule 13's "more than
+/// 2048 items"), never by the caps of the models that are: found by an audit, where six
+/// inputs to an unknown model got rule 13 because every served model allowed fewer.
+#[test]
+fn an_unknown_model_is_held_to_the_policys_inputs_limit_not_a_models_cap() {
+    let not_found = "The model `zz` does not exist or you do not have access to it.";
+    let small = Policy::empty()
+        .with_model(chars_model("a").with_max_inputs(2))
+        .with_model(chars_model("b").with_max_inputs(5))
+        .with_limits(Limits::openai().with_max_inputs(10));
+    let six = r#"{"model":"zz","input":["a","b","c","d","e","f"]}"#;
+    let (status, message, kind) = reject(&small, six);
+    assert_eq!((status, message.as_str()), (404, not_found));
+    assert!(matches!(kind, ErrorKind::ModelNotFound { .. }));
+    let eleven = format!(
+        r#"{{"model":"zz","input":[{}]}}"#,
+        ["\"x\""; 11].join(",")
+    );
+    let (status, message, kind) = reject(&small, &eleven);
+    assert_eq!((status, message.as_str()), (400, INVALID_INPUT));
+    assert_eq!(
+        kind,
+        ErrorKind::InvalidInput(InputShape::TooManyInputs { limit: 10 })
+    );
+    // The served models keep their own caps.
+    let (_, _, kind) = reject(&small, r#"{"model":"a","input":["a","b","c"]}"#);
+    assert_eq!(
+        kind,
+        ErrorKind::InvalidInput(InputShape::TooManyInputs { limit: 2 })
+    );
+
+    // And the other way: one model above the policy's 2048 does not lift it for the rest.
+    let large = Policy::openai().with_model(chars_model("wide").with_max_inputs(3000));
+    let inputs = |n: usize| vec!["\"x\""; n].join(",");
+    let to = |model: &str, n: usize| format!(r#"{{"model":"{model}","input":[{}]}}"#, inputs(n));
+    let (status, message, kind) = reject(&large, &to("zz", 2049));
+    assert_eq!((status, message.as_str()), (400, INVALID_INPUT));
+    assert_eq!(
+        kind,
+        ErrorKind::InvalidInput(InputShape::TooManyInputs { limit: 2048 })
+    );
+    let (status, message, _) = reject(&large, &to("zz", 2048));
+    assert_eq!((status, message.as_str()), (404, not_found));
+    assert_eq!(
+        large
+            .check(to("wide", 3000).as_bytes())
+            .unwrap()
+            .token_counts()
+            .len(),
+        3000
+    );
+    let (_, _, kind) = reject(&large, &to("text-embedding-3-small", 2049));
+    assert_eq!(
+        kind,
+        ErrorKind::InvalidInput(InputShape::TooManyInputs { limit: 2048 })
+    );
+}
+
 #[test]
 fn ids_outside_the_profiles_vocabulary_are_rule_13() {
     let policy = policy();
