@@ -22,6 +22,8 @@
 //!   keys little-endian and zero-padded, value 0 when empty.
 //! - `pair_reach.bin`: one byte per pair of bytes, the length of the longest token that starts
 //!   with them (0 if none is longer than one byte).
+//! - `two_bytes.bin`: one bit per pair of bytes (bit `b1` of word `b0 * 4 + b1 / 64`), set when
+//!   the two bytes are one token.
 //! - `class.bin`: code point classes (0 other, 1 letter, 2 number, 3 white space) in a two-level
 //!   table: `u16` block index per 128 code points, then the blocks.
 
@@ -163,6 +165,15 @@ fn main() {
         *slot = (*slot).max(t.len() as u8);
     }
     fs::write(out.join("pair_reach.bin"), &longest_from_pair).unwrap();
+
+    // Which pairs of bytes are one token: 8 KiB that stays in the first-level cache, where
+    // `short.bin` would be a probe into 2 MiB for every piece of two bytes.
+    let mut two_bytes = vec![0u64; (1 << 16) / 64];
+    for t in tokens.iter().filter(|t| t.len() == 2) {
+        let pair = (t[0] as usize) << 8 | t[1] as usize;
+        two_bytes[pair / 64] |= 1 << (pair % 64);
+    }
+    fs::write(out.join("two_bytes.bin"), le_u64(&two_bytes)).unwrap();
 
     // Unicode classes, from the regex-syntax tables tiktoken-rs's regex is built with.
     let mut class = vec![0u8; 0x11_0000];

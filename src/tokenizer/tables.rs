@@ -25,11 +25,12 @@ pub(super) struct Tables {
     short: &'static [u8; embedded!("short").len()],
     medium: &'static [u8; embedded!("medium").len()],
     pair_reach: &'static [u8; embedded!("pair_reach").len()],
+    two_bytes: &'static [u8; embedded!("two_bytes").len()],
     class: &'static [u8; embedded!("class").len()],
 }
 
 impl Tables {
-    fn parts(&self) -> [&'static [u8]; 10] {
+    fn parts(&self) -> [&'static [u8]; 11] {
         [
             self.tokens,
             self.offsets,
@@ -40,6 +41,7 @@ impl Tables {
             self.short,
             self.medium,
             self.pair_reach,
+            self.two_bytes,
             self.class,
         ]
     }
@@ -56,6 +58,7 @@ static EMBEDDED: Tables = Tables {
     short: embedded!("short"),
     medium: embedded!("medium"),
     pair_reach: embedded!("pair_reach"),
+    two_bytes: embedded!("two_bytes"),
     class: embedded!("class"),
 };
 
@@ -110,7 +113,7 @@ fn on_huge_pages() -> Option<Tables> {
     // Huge pages cover aligned 2 MiB spans only.
     let addr = map.as_ptr() as usize;
     let mut at = addr.next_multiple_of(HUGE_PAGE) - addr;
-    let mut starts = [0; 10];
+    let mut starts = [0; 11];
     for (start, part) in starts.iter_mut().zip(parts) {
         map[at..at + part.len()].copy_from_slice(part);
         *start = at;
@@ -130,7 +133,8 @@ fn on_huge_pages() -> Option<Tables> {
         short: part(map, starts[6])?,
         medium: part(map, starts[7])?,
         pair_reach: part(map, starts[8])?,
-        class: part(map, starts[9])?,
+        two_bytes: part(map, starts[9])?,
+        class: part(map, starts[10])?,
     })
 }
 
@@ -238,6 +242,13 @@ impl Tables {
         } else {
             None
         }
+    }
+
+    /// Whether the two bytes `b0`, `b1` are one token.
+    #[inline(always)]
+    pub(super) fn is_two_byte_token(&self, b0: u8, b1: u8) -> bool {
+        let pair = usize::from(b0) << 8 | usize::from(b1);
+        u64_at(self.two_bytes, pair / 64) >> (pair % 64) & 1 == 1
     }
 
     /// The bytes of ordinary token `rank` (`rank < ORDINARY`).
@@ -386,6 +397,9 @@ mod tests {
                 "rank {rank}"
             );
             assert_eq!(t.token_len(rank), bytes.len());
+            if let [b0, b1] = *bytes {
+                assert!(t.is_two_byte_token(b0, b1), "rank {rank}");
+            }
             if bytes.len() <= 16 {
                 assert_eq!(t.whole_token(bytes, 0, bytes.len()), Some(rank));
                 let padded = [b"xx", bytes, b"\0\0"].concat();
@@ -398,6 +412,21 @@ mod tests {
                 assert_eq!(t.merged(l, r), Some(rank));
             }
         }
+    }
+
+    /// The bit set of two-byte tokens is the token table's answer for every pair of bytes.
+    #[test]
+    fn two_byte_tokens_are_the_tokens_of_two_bytes() {
+        touch();
+        let t = tables();
+        let mut tokens = 0;
+        for pair in 0..=u16::MAX {
+            let bytes = pair.to_be_bytes();
+            let one = t.whole_token(&bytes, 0, 2).is_some();
+            assert_eq!(t.is_two_byte_token(bytes[0], bytes[1]), one, "{bytes:?}");
+            tokens += usize::from(one);
+        }
+        assert!(tokens > 1000, "{tokens} two-byte tokens");
     }
 
     #[test]
