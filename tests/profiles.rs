@@ -195,10 +195,7 @@ fn an_unknown_model_is_held_to_the_policys_inputs_limit_not_a_models_cap() {
     let (status, message, kind) = reject(&small, six);
     assert_eq!((status, message.as_str()), (404, not_found));
     assert!(matches!(kind, ErrorKind::ModelNotFound { .. }));
-    let eleven = format!(
-        r#"{{"model":"zz","input":[{}]}}"#,
-        ["\"x\""; 11].join(",")
-    );
+    let eleven = format!(r#"{{"model":"zz","input":[{}]}}"#, ["\"x\""; 11].join(","));
     let (status, message, kind) = reject(&small, &eleven);
     assert_eq!((status, message.as_str()), (400, INVALID_INPUT));
     assert_eq!(

@@ -36,6 +36,10 @@ pub enum KeyEntry {
 pub struct Owner {
     /// The `{org}` of rate-limit messages, logs and the ledger.
     pub org: String,
+    /// The name of its budget in the store: the org, for a keys file's owners (keys of one
+    /// org share it); for a `--key` key, `sha256:` and the key's digest in hex, so that
+    /// replicas listing their keys in another order still share each key's budget.
+    pub bucket: String,
     /// The budget; unlimited when neither limit is set.
     pub budget: Budget,
 }
@@ -98,6 +102,7 @@ pub fn read_keys_file(path: &Path, default: Budget) -> Result<Vec<(KeyEntry, Own
         keys.push((
             key,
             Owner {
+                bucket: entry.org.clone(),
                 org: entry.org,
                 budget,
             },

@@ -18,6 +18,7 @@ use embedguard::{
     RequestError, ResponseTarget, Upstream, UpstreamPart, merge_responses_into,
 };
 use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{BoxError, ServiceBuilder};
@@ -82,6 +83,9 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub upstream: String,
     /// A key clients may use, `sk-gateway-` and at least 8 letters or digits (repeatable).
+    /// Its owner is `key-1`, `key-2`, ... in the order given (in rate-limit messages, logs
+    /// and the ledger); its budget in Redis is named by the key's SHA-256, so replicas share
+    /// it whatever order they list their keys in.
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// Most inputs one upstream call may carry.
@@ -216,8 +220,13 @@ pub async fn run(args: Args) -> Result<(), String> {
         keys = keys
             .with_named_key(key, &org)
             .map_err(|err| err.to_string())?;
+        let digest: String = Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         owners.push(Owner {
             org,
+            bucket: format!("sha256:{digest}"),
             budget: default,
         });
     }
@@ -333,6 +342,11 @@ pub async fn run(args: Args) -> Result<(), String> {
 
 fn router(gateway: Arc<Gateway>, args: &Args) -> Router {
     let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
+    let shedding = Arc::clone(&gateway);
+    let tower_error = move |method: Method, uri: Uri, headers: HeaderMap, err: BoxError| {
+        let gateway = Arc::clone(&shedding);
+        async move { tower_error(&gateway, method, uri, &headers, err).await }
+    };
     Router::new()
         .route("/v1/embeddings", post(embeddings))
         .fallback(not_found)
@@ -349,8 +363,16 @@ fn router(gateway: Arc<Gateway>, args: &Args) -> Router {
 }
 
 /// The answers of the layers: shed (503). (The deadline is the handler's: only it knows
-/// whether the body or the upstream was late.)
-async fn tower_error(method: Method, uri: Uri, err: BoxError) -> Response {
+/// whether the body or the upstream was late.) The key is checked first even then (401),
+/// and a key with a budget gets its headers, as on every answer: a read of its bucket,
+/// nothing charged.
+async fn tower_error(
+    gateway: &Gateway,
+    method: Method,
+    uri: Uri,
+    headers: &HeaderMap,
+    err: BoxError,
+) -> Response {
     let failure = if err.is::<tower::load_shed::error::Overloaded>() {
         Failure::overloaded()
     } else {
@@ -361,7 +383,11 @@ async fn tower_error(method: Method, uri: Uri, err: BoxError) -> Response {
         path = %crate::answers::echo(uri.path()),
         "{method}: {err}"
     );
-    failure.into_response()
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if let Err(err) = gateway.keys.check_header(authorization) {
+        return rejected(err, &mut Facts::default()).into_response();
+    }
+    gateway.with_budget_headers(headers, failure).await
 }
 
 async fn not_found(
@@ -691,9 +717,9 @@ impl Gateway {
             let Some(spec) = model.and_then(|name| self.policy.model(name)) else {
                 return;
             };
-            format!("{}/{}", owner.org, spec.name())
+            format!("{}/{}", owner.bucket, spec.name())
         } else {
-            owner.org.clone()
+            owner.bucket.clone()
         };
         // Settling nothing against nothing changes no bucket: a read.
         let read = Operation::Settle {
@@ -705,7 +731,7 @@ impl Gateway {
         }
     }
 
-    /// A 404 or 405 answer, with the budget's headers when it carries a valid key.
+    /// A 404, 405 or shed 503 answer, with the budget's headers when it carries a valid key.
     async fn with_budget_headers(&self, headers: &HeaderMap, failure: Failure) -> Response {
         let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
         let mut facts = Facts::default();
@@ -737,9 +763,9 @@ impl Gateway {
         let tokens = checked.usage().total_tokens as u64;
         let admit = Operation::Admit { tokens };
         let bucket = if self.per_model {
-            format!("{}/{}", owner.org, checked.model_spec().name())
+            format!("{}/{}", owner.bucket, checked.model_spec().name())
         } else {
-            owner.org.clone()
+            owner.bucket.clone()
         };
         match self.store.apply(&bucket, &owner.budget, admit).await {
             Ok(decision) => {

@@ -1,7 +1,8 @@
-//! The second audit's findings, each reproduced on loopback at a small scale: hanging up
-//! to dodge the budget, slow bodies holding slots and memory, a slow client blamed on the
-//! upstream, rate-limit headers missing on some answers, a relayed 429 without
-//! `retry-after`.
+//! The audits' findings, each reproduced on loopback at a small scale: hanging up to dodge
+//! the budget, slow bodies holding slots and memory, a slow client blamed on the upstream,
+//! rate-limit headers missing on some answers, a relayed 429 without `retry-after`; and from
+//! the third, a shed request answered before its key was checked and without its budget's
+//! headers, and `--key` budgets in Redis named by the key's place on the command line.
 
 mod common;
 
@@ -244,4 +245,87 @@ fn a_relayed_429_carries_retry_after() {
     assert_eq!(answer.status, 429, "{answer:?}");
     assert_eq!(answer.header("retry-after"), Some("1"));
     assert_eq!(answer.header("retry-after-ms"), Some("1000"));
+}
+
+#[test]
+fn a_shed_request_has_its_key_checked_and_its_budgets_headers() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &["--max-in-flight", "1", "--rpm", "100"]);
+    // One slow request holds the only slot.
+    faults(&up, r#"{"latency_ms":1500,"times":1}"#);
+    let addr = gw.addr.clone();
+    let holder = std::thread::spawn(move || http(&addr, &post(SMALL), T).unwrap());
+    std::thread::sleep(Duration::from_millis(400));
+    let shed = http(&gw.addr, &post(SMALL), T).unwrap();
+    assert_eq!(shed.status, 503, "{shed:?}");
+    assert_eq!(
+        shed.error()["message"],
+        "The server is overloaded or not ready yet."
+    );
+    assert_eq!(shed.header("x-ratelimit-limit-requests"), Some("100"));
+    assert!(shed.header("x-ratelimit-remaining-requests").is_some());
+    // The key check comes before every other check, shedding included.
+    let keyless = http(
+        &gw.addr,
+        format!(
+            "POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{SMALL}",
+            SMALL.len()
+        )
+        .as_bytes(),
+        T,
+    )
+    .unwrap();
+    assert_eq!(keyless.status, 401, "{keyless:?}");
+    assert_eq!(
+        keyless.error()["message"],
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+    );
+    let wrong = http(&gw.addr, &post_with("sk-gateway-wrongkey00", SMALL), T).unwrap();
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    assert_eq!(
+        wrong.error()["message"],
+        "Incorrect API key provided: sk-g*************ey00."
+    );
+    assert_eq!(holder.join().unwrap().status, 200);
+    assert_eq!(stats(&up)["received"], 1);
+}
+
+#[test]
+fn replicas_listing_their_keys_in_another_order_share_each_keys_budget() {
+    const OTHER: &str = "sk-gateway-otherkey99";
+    let redis = Redis::start();
+    let url = redis.url();
+    let up = upstream(&[]);
+    let first = gateway(&up, &["--rpm", "2", "--redis", url.as_str()]);
+    // The same two keys, the other way round: KEY is `key-2` here.
+    let second = start_quiet(
+        GATEWAY,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &up.url,
+            "--key",
+            OTHER,
+            "--key",
+            KEY,
+            "--rpm",
+            "2",
+            "--redis",
+            url.as_str(),
+        ],
+        &[],
+    );
+    for _ in 0..2 {
+        assert_eq!(http(&first.addr, &post(SMALL), T).unwrap().status, 200);
+    }
+    let again = http(&second.addr, &post(SMALL), T).unwrap();
+    assert_eq!(
+        again.status, 429,
+        "KEY's budget is spent on every replica: {again:?}"
+    );
+    assert_eq!(again.header("x-ratelimit-remaining-requests"), Some("0"));
+    let other = http(&second.addr, &post_with(OTHER, SMALL), T).unwrap();
+    assert_eq!(other.status, 200, "OTHER's budget is its own: {other:?}");
+    assert_eq!(other.header("x-ratelimit-remaining-requests"), Some("1"));
 }
