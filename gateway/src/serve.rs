@@ -116,7 +116,15 @@ pub struct EnvelopeIo<S> {
     written: usize,
     write_timeout: Duration,
     stall: Option<Pin<Box<Sleep>>>,
+    /// Whether anything was read yet.
+    read_any: bool,
+    /// The connection began with HTTP/2's preface: it is answered with a 400 envelope and
+    /// reads end there (hyper would close it without a word).
+    refused: bool,
 }
+
+/// How an HTTP/2 connection with prior knowledge begins (RFC 9113, 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 impl<S> EnvelopeIo<S> {
     /// Wraps a stream.
@@ -127,6 +135,8 @@ impl<S> EnvelopeIo<S> {
             written: 0,
             write_timeout,
             stall: None,
+            read_any: false,
+            refused: false,
         }
     }
 }
@@ -213,13 +223,31 @@ impl<S: AsyncWrite + Unpin> EnvelopeIo<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for EnvelopeIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for EnvelopeIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        if this.refused {
+            // The answer first, then the end of the stream for hyper.
+            ready!(this.poll_drain(cx))?;
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        if !this.read_any && buf.filled().len() > before {
+            this.read_any = true;
+            if buf.filled()[before..].starts_with(H2_PREFACE) {
+                buf.set_filled(before);
+                this.refused = true;
+                this.pending = envelope_answer(StatusCode::BAD_REQUEST);
+                this.written = 0;
+                ready!(this.poll_drain(cx))?;
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 

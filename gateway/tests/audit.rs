@@ -2,7 +2,8 @@
 //! the budget, slow bodies holding slots and memory, a slow client blamed on the upstream,
 //! rate-limit headers missing on some answers, a relayed 429 without `retry-after`; and from
 //! the third, a shed request answered before its key was checked and without its budget's
-//! headers, and `--key` budgets in Redis named by the key's place on the command line.
+//! headers, `--key` budgets in Redis named by the key's place on the command line, and an
+//! HTTP/2 preface closed without an answer.
 
 mod common;
 
@@ -328,4 +329,25 @@ fn replicas_listing_their_keys_in_another_order_share_each_keys_budget() {
     let other = http(&second.addr, &post_with(OTHER, SMALL), T).unwrap();
     assert_eq!(other.status, 200, "OTHER's budget is its own: {other:?}");
     assert_eq!(other.header("x-ratelimit-remaining-requests"), Some("1"));
+}
+
+#[test]
+fn an_http2_preface_is_answered_with_the_envelope() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &[]);
+    for preface in [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+        // With an empty SETTINGS frame after it, as clients send it.
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0"[..],
+    ] {
+        let answer = http(&gw.addr, preface, T).unwrap();
+        assert_eq!(answer.status, 400, "{answer:?}");
+        assert_eq!(
+            answer.error()["message"],
+            "We could not parse your request. Please check the HTTP headers and body."
+        );
+        assert_eq!(answer.error()["type"], "invalid_request_error");
+    }
+    // Still serving.
+    assert_eq!(http(&gw.addr, &post(SMALL), T).unwrap().status, 200);
 }
