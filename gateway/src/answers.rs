@@ -38,7 +38,8 @@ impl Failure {
 
     /// 404 for an unknown path.
     pub fn not_found(method: &Method, path: &str) -> Failure {
-        let message = format!("Invalid URL ({method} {})", echo(path));
+        // A method is any token up to the head's size: cut like the path.
+        let message = format!("Invalid URL ({} {})", echo(method.as_str()), echo(path));
         Failure::new(
             StatusCode::NOT_FOUND,
             &message,
@@ -49,7 +50,11 @@ impl Failure {
 
     /// 405 for a known path asked with another method.
     pub fn method_not_allowed(method: &Method, path: &str) -> Failure {
-        let message = format!("Invalid method for URL ({method} {})", echo(path));
+        let message = format!(
+            "Invalid method for URL ({} {})",
+            echo(method.as_str()),
+            echo(path)
+        );
         Failure::new(
             StatusCode::METHOD_NOT_ALLOWED,
             &message,

@@ -2,8 +2,8 @@
 //! the budget, slow bodies holding slots and memory, a slow client blamed on the upstream,
 //! rate-limit headers missing on some answers, a relayed 429 without `retry-after`; and from
 //! the third, a shed request answered before its key was checked and without its budget's
-//! headers, `--key` budgets in Redis named by the key's place on the command line, and an
-//! HTTP/2 preface closed without an answer.
+//! headers, `--key` budgets in Redis named by the key's place on the command line, an
+//! HTTP/2 preface closed without an answer, and a long method echoed whole.
 
 mod common;
 
@@ -350,4 +350,29 @@ fn an_http2_preface_is_answered_with_the_envelope() {
     }
     // Still serving.
     assert_eq!(http(&gw.addr, &post(SMALL), T).unwrap().status, 200);
+}
+
+#[test]
+fn a_long_method_is_cut_in_the_message_like_the_path() {
+    let up = upstream(&[]);
+    let gw = gateway(&up, &[]);
+    let method = "A".repeat(5000);
+    let cut = format!("{}...", "A".repeat(64));
+    for (path, status, message) in [
+        (
+            "/v1/embeddings",
+            405,
+            format!("Invalid method for URL ({cut} /v1/embeddings)"),
+        ),
+        (
+            "/v1/nothing",
+            404,
+            format!("Invalid URL ({cut} /v1/nothing)"),
+        ),
+    ] {
+        let request = format!("{method} {path} HTTP/1.1\r\nhost: x\r\n\r\n");
+        let answer = http(&gw.addr, request.as_bytes(), T).unwrap();
+        assert_eq!(answer.status, status, "{answer:?}");
+        assert_eq!(answer.error()["message"], message.as_str());
+    }
 }
