@@ -192,7 +192,9 @@ impl<'a> InputReader<'_, 'a> {
                 InputValue::Valid(InputForm::TokenArray, vec![Input::Tokens(flat_ids)])
             }
             (None, Some(form)) => InputValue::Valid(form, inputs),
-            (None, None) => unreachable!("a missing form is always a problem"),
+            // No item and no problem cannot happen (`[]` is answered above); answered as
+            // `[]` rather than a panic.
+            (None, None) => InputValue::Invalid(InputShape::EmptyArray { index: 0 }),
         })
     }
 

@@ -311,7 +311,8 @@ impl Policy {
         let (form, mut inputs) = match input {
             InputValue::Invalid(shape) => return Err(ErrorKind::InvalidInput(shape)),
             InputValue::Valid(form, inputs) => (form, inputs),
-            InputValue::Null => unreachable!("null input is rejected above"),
+            // Rejected above; answered the same way rather than a panic.
+            InputValue::Null => return Err(ErrorKind::MissingInput),
         };
         let Some(profile) = self.profile(&model_name) else {
             // Rule 13's "more than 2048 items" is the policy's limit; models' own caps apply
