@@ -381,7 +381,8 @@ async fn tower_error(
     tracing::warn!(
         status = failure.status.as_u16(),
         path = %crate::answers::echo(uri.path()),
-        "{method}: {err}"
+        "{}: {err}",
+        crate::answers::echo(method.as_str())
     );
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     if let Err(err) = gateway.keys.check_header(authorization) {
